@@ -1,0 +1,5 @@
+#include "modules.h"
+
+const fr_module *const fr_modules[] = {
+    NULL,
+};

@@ -1,0 +1,52 @@
+/* Private to src/web. */
+#ifndef FRUGAL_WEB_INTERNAL_H
+#define FRUGAL_WEB_INTERNAL_H
+
+#include <stddef.h>
+
+#include "frugal/web.h"
+
+#define FR_ROUTE_MAX_PARAMS 6
+
+typedef struct fr_route {
+    char *method;
+    char *pattern;
+    char **segs;
+    size_t nsegs;
+    fr_web_handler fn;
+    void *arg;
+    int flags;
+} fr_route;
+
+typedef struct fr_route_params {
+    size_t n;
+    const char *name[FR_ROUTE_MAX_PARAMS];
+    char *value[FR_ROUTE_MAX_PARAMS]; /* decoded, malloc'd */
+} fr_route_params;
+
+int fr_route_init(fr_route *r, const char *method, const char *pattern);
+void fr_route_free(fr_route *r);
+/* 1 on match (params filled; caller frees with fr_route_params_free), 0 otherwise. */
+int fr_route_match(const fr_route *r, const char *path, size_t plen, fr_route_params *p);
+void fr_route_params_free(fr_route_params *p);
+
+typedef struct fr_static_file {
+    char *url; /* "/index.html" */
+    char *data;
+    size_t len;
+    const char *ctype;
+    char etag[24];
+} fr_static_file;
+
+typedef struct fr_static {
+    fr_static_file *files;
+    size_t n;
+    size_t bytes;
+} fr_static;
+
+int fr_static_load(fr_static **out, const char *root, char *err, size_t errlen);
+const fr_static_file *fr_static_find(const fr_static *s, const char *path, size_t len);
+void fr_static_free(fr_static *s);
+const char *fr_static_ctype(const char *name);
+
+#endif
