@@ -191,7 +191,7 @@ int fr_time_parse_http(const char *s, int64_t *out_ms)
                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     char wd[4], mon[4], tz[4];
     int d, y, h, mi, sec;
-    if (sscanf(s, "%3s %d %3s %d %d:%d:%d %3s", wd, &d, mon, &y, &h, &mi, &sec, tz) != 8)
+    if (sscanf(s, "%3s, %d %3s %d %d:%d:%d %3s", wd, &d, mon, &y, &h, &mi, &sec, tz) != 8)
         return FR_EPARSE;
     if (strcmp(tz, "GMT") != 0)
         return FR_EPARSE;
