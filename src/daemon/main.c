@@ -40,6 +40,49 @@ static const char *env_get(const char *name, void *arg)
     return getenv(name);
 }
 
+static const char *type_name(fr_cfg_type t)
+{
+    switch (t) {
+    case FR_CT_STR: return "string";
+    case FR_CT_SECRET: return "secret";
+    case FR_CT_INT: return "integer";
+    case FR_CT_DOUBLE: return "number";
+    case FR_CT_BOOL: return "boolean";
+    case FR_CT_DURATION: return "duration";
+    case FR_CT_SIZE: return "size";
+    case FR_CT_ENUM: return "enum";
+    case FR_CT_ADDR: return "host:port";
+    }
+    return "?";
+}
+
+/* The key table as Markdown, for docs/configuration.md. */
+static void print_reference(void)
+{
+    const char *section = "";
+    for (const fr_cfg_key *k = fr_config_keys(); k->section; k++) {
+        if (strcmp(section, k->section) != 0) {
+            section = k->section;
+            printf("\n### [%s]\n\n| key | type | default | environment | reload | meaning |\n|---|---|---|---|---|---|\n",
+                   section);
+        }
+        char env[96];
+        fr_config_env_name(k, env, sizeof(env));
+        char range[96] = "";
+        if (k->type == FR_CT_ENUM) {
+            snprintf(range, sizeof(range), " (%s)", k->enums);
+            for (char *p = range; *p; p++)
+                if (*p == '|')
+                    *p = '/'; /* a pipe would end the Markdown cell */
+        }
+        else if ((k->type == FR_CT_INT || k->type == FR_CT_DOUBLE) && k->min <= k->max)
+            snprintf(range, sizeof(range), " [%g..%g]", k->min, k->max);
+        printf("| `%s.%s` | %s%s | `%s` | `%s`%s%s%s | %s | %s |\n", k->section, k->name, type_name(k->type), range,
+               k->def[0] ? k->def : "\"\"", env, k->alias ? ", `" : "", k->alias ? k->alias : "", k->alias ? "`" : "",
+               k->reloadable ? "yes" : "no", k->doc);
+    }
+}
+
 struct flag_set {
     const char *key;
     const char *value;
@@ -52,6 +95,7 @@ int main(int argc, char **argv)
         {"state-dir", required_argument, NULL, 's'}, {"log-level", required_argument, NULL, 'L'},
         {"set", required_argument, NULL, 'S'},       {"check-config", no_argument, NULL, 'C'},
         {"print-config", no_argument, NULL, 'P'},    {"version", no_argument, NULL, 'V'},
+        {"config-reference", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
     };
     const char *config_path = getenv("FRUGAL_CONFIG");
@@ -92,6 +136,9 @@ int main(int argc, char **argv)
         case 'P':
             print_only = 1;
             break;
+        case 'R':
+            print_reference();
+            return 0;
         case 'V':
             printf("frugald %s\n", FR_VERSION);
             return 0;

@@ -1,0 +1,327 @@
+/* Pure parts of the chat client: SSE framing, delta accumulation, request
+ * building. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frugal/err.h"
+#include "frugal/llm.h"
+#include "frugal/str.h"
+
+void fr_sse_init(fr_sse *p, size_t max_event)
+{
+    memset(p, 0, sizeof(*p));
+    p->max_event = max_event ? max_event : (1u << 20);
+}
+
+void fr_sse_free(fr_sse *p)
+{
+    fr_buf_free(&p->line);
+    fr_buf_free(&p->data);
+    fr_buf_free(&p->event);
+}
+
+static void dispatch(fr_sse *p, fr_sse_event_fn fn, void *arg)
+{
+    if (p->data.len || p->event.len)
+        fn(arg, fr_buf_cstr(&p->event), fr_buf_cstr(&p->data), p->data.len);
+    fr_buf_reset(&p->data);
+    fr_buf_reset(&p->event);
+}
+
+static int process_line(fr_sse *p, const char *l, size_t n, fr_sse_event_fn fn, void *arg)
+{
+    if (n == 0) {
+        dispatch(p, fn, arg);
+        return 0;
+    }
+    if (l[0] == ':')
+        return 0; /* comment / keep-alive */
+    const char *colon = memchr(l, ':', n);
+    size_t fl = colon ? (size_t)(colon - l) : n;
+    const char *v = colon ? colon + 1 : l + n;
+    size_t vl = colon ? n - fl - 1 : 0;
+    if (vl && *v == ' ') {
+        v++;
+        vl--;
+    }
+    if (fl == 4 && memcmp(l, "data", 4) == 0) {
+        if (p->data.len + vl + 1 > p->max_event)
+            return FR_EPARSE;
+        if (p->data.len)
+            fr_buf_putc(&p->data, '\n');
+        fr_buf_append(&p->data, v, vl);
+    } else if (fl == 5 && memcmp(l, "event", 5) == 0) {
+        fr_buf_reset(&p->event);
+        fr_buf_append(&p->event, v, vl);
+    }
+    /* id: and retry: are not used by chat-completions streams */
+    return 0;
+}
+
+int fr_sse_feed(fr_sse *p, const char *buf, size_t len, fr_sse_event_fn fn, void *arg)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        if (c == '\n') {
+            size_t n = p->line.len;
+            if (n && p->line.data[n - 1] == '\r')
+                n--;
+            int rc = process_line(p, fr_buf_cstr(&p->line), n, fn, arg);
+            fr_buf_reset(&p->line);
+            if (rc)
+                return rc;
+        } else {
+            if (p->line.len >= p->max_event)
+                return FR_EPARSE;
+            fr_buf_putc(&p->line, c);
+        }
+    }
+    return 0;
+}
+
+void fr_llm_acc_init(fr_llm_acc *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->tool_calls = json_array();
+}
+
+void fr_llm_acc_free(fr_llm_acc *a)
+{
+    fr_buf_free(&a->content);
+    json_decref(a->tool_calls);
+    a->tool_calls = NULL;
+}
+
+void fr_llm_acc_reset(fr_llm_acc *a)
+{
+    fr_llm_acc_free(a);
+    fr_llm_acc_init(a);
+}
+
+static void set_str(char *dst, size_t n, const char *s)
+{
+    fr_strlcpy(dst, s ? s : "", n);
+}
+
+static int apply_tool_delta(fr_llm_acc *a, const json_t *tc)
+{
+    json_t *idx = json_object_get(tc, "index");
+    size_t i = json_is_integer(idx) ? (size_t)json_integer_value(idx) : json_array_size(a->tool_calls);
+    if (i > 128)
+        return FR_EPARSE;
+    while (json_array_size(a->tool_calls) <= i)
+        json_array_append_new(a->tool_calls, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", "", "type", "function",
+                                                       "function", "name", "", "arguments", ""));
+    json_t *slot = json_array_get(a->tool_calls, i);
+    const char *id = json_string_value(json_object_get(tc, "id"));
+    if (id && *id)
+        json_object_set_new(slot, "id", json_string(id));
+    json_t *fn = json_object_get(tc, "function");
+    if (json_is_object(fn)) {
+        json_t *sf = json_object_get(slot, "function");
+        const char *name = json_string_value(json_object_get(fn, "name"));
+        if (name && *name) {
+            fr_buf b = FR_BUF_INIT;
+            fr_buf_puts(&b, json_string_value(json_object_get(sf, "name")));
+            fr_buf_puts(&b, name);
+            json_object_set_new(sf, "name", json_string(fr_buf_cstr(&b)));
+            fr_buf_free(&b);
+        }
+        const char *args = json_string_value(json_object_get(fn, "arguments"));
+        if (args && *args) {
+            fr_buf b = FR_BUF_INIT;
+            fr_buf_puts(&b, json_string_value(json_object_get(sf, "arguments")));
+            fr_buf_puts(&b, args);
+            json_object_set_new(sf, "arguments", json_string(fr_buf_cstr(&b)));
+            fr_buf_free(&b);
+        }
+    }
+    return 0;
+}
+
+static void apply_usage(fr_llm_acc *a, const json_t *u)
+{
+    if (!json_is_object(u))
+        return;
+    a->prompt_tokens = (int)json_integer_value(json_object_get(u, "prompt_tokens"));
+    a->completion_tokens = (int)json_integer_value(json_object_get(u, "completion_tokens"));
+    a->total_tokens = (int)json_integer_value(json_object_get(u, "total_tokens"));
+}
+
+static void check_filter(fr_llm_acc *a, const json_t *choice)
+{
+    const json_t *cfr = json_object_get(choice, "content_filter_results");
+    if (!json_is_object(cfr))
+        return;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)cfr, k, v)
+    {
+        if (json_is_true(json_object_get(v, "filtered")))
+            a->filtered = 1;
+    }
+}
+
+int fr_llm_acc_chunk(fr_llm_acc *a, const json_t *chunk, fr_buf *delta_out)
+{
+    if (!json_is_object(chunk))
+        return FR_EPARSE;
+    json_t *err = json_object_get(chunk, "error");
+    if (json_is_object(err)) {
+        set_str(a->error_code, sizeof(a->error_code), json_string_value(json_object_get(err, "code")));
+        set_str(a->error_message, sizeof(a->error_message), json_string_value(json_object_get(err, "message")));
+        return 0;
+    }
+    apply_usage(a, json_object_get(chunk, "usage"));
+    json_t *choices = json_object_get(chunk, "choices");
+    if (choices && !json_is_array(choices))
+        return FR_EPARSE;
+    size_t i;
+    json_t *c;
+    json_array_foreach(choices, i, c)
+    {
+        if (!json_is_object(c))
+            return FR_EPARSE;
+        json_t *idx = json_object_get(c, "index");
+        if (json_is_integer(idx) && json_integer_value(idx) != 0)
+            continue; /* only the first choice is used */
+        check_filter(a, c);
+        json_t *d = json_object_get(c, "delta");
+        if (json_is_object(d)) {
+            const char *text = json_string_value(json_object_get(d, "content"));
+            if (text && *text) {
+                fr_buf_puts(&a->content, text);
+                if (delta_out)
+                    fr_buf_puts(delta_out, text);
+            }
+            json_t *tcs = json_object_get(d, "tool_calls");
+            size_t j;
+            json_t *tc;
+            json_array_foreach(tcs, j, tc)
+            {
+                if (!json_is_object(tc) || apply_tool_delta(a, tc) != 0)
+                    return FR_EPARSE;
+            }
+        }
+        const char *fin = json_string_value(json_object_get(c, "finish_reason"));
+        if (fin) {
+            set_str(a->finish_reason, sizeof(a->finish_reason), fin);
+            if (strcmp(fin, "content_filter") == 0)
+                a->filtered = 1;
+        }
+    }
+    return 0;
+}
+
+int fr_llm_acc_response(fr_llm_acc *a, const json_t *resp)
+{
+    if (!json_is_object(resp))
+        return FR_EPARSE;
+    apply_usage(a, json_object_get(resp, "usage"));
+    json_t *choices = json_object_get(resp, "choices");
+    if (!json_is_array(choices) || json_array_size(choices) == 0)
+        return FR_EPARSE;
+    json_t *c = json_array_get(choices, 0);
+    json_t *m = json_object_get(c, "message");
+    if (!json_is_object(m))
+        return FR_EPARSE;
+    check_filter(a, c);
+    const char *text = json_string_value(json_object_get(m, "content"));
+    if (text)
+        fr_buf_puts(&a->content, text);
+    json_t *tcs = json_object_get(m, "tool_calls");
+    if (tcs && !json_is_array(tcs))
+        return FR_EPARSE;
+    size_t i;
+    json_t *tc;
+    json_array_foreach(tcs, i, tc)
+    {
+        json_t *fn = json_object_get(tc, "function");
+        if (!json_is_object(fn) || !json_is_string(json_object_get(fn, "name")))
+            return FR_EPARSE;
+        const char *args = json_string_value(json_object_get(fn, "arguments"));
+        json_array_append_new(a->tool_calls,
+                              json_pack("{s:s, s:s, s:{s:s, s:s}}", "id",
+                                        json_string_value(json_object_get(tc, "id")) ?: "", "type", "function",
+                                        "function", "name", json_string_value(json_object_get(fn, "name")),
+                                        "arguments", args ? args : "{}"));
+    }
+    const char *fin = json_string_value(json_object_get(c, "finish_reason"));
+    set_str(a->finish_reason, sizeof(a->finish_reason), fin ? fin : "stop");
+    if (fin && strcmp(fin, "content_filter") == 0)
+        a->filtered = 1;
+    return 0;
+}
+
+void fr_llm_acc_error_body(fr_llm_acc *a, const char *body, size_t len)
+{
+    json_t *j = json_loadb(body, len, 0, NULL);
+    json_t *e = json_object_get(j, "error");
+    if (json_is_object(e)) {
+        set_str(a->error_code, sizeof(a->error_code), json_string_value(json_object_get(e, "code")));
+        if (!a->error_code[0])
+            set_str(a->error_code, sizeof(a->error_code), json_string_value(json_object_get(e, "type")));
+        set_str(a->error_message, sizeof(a->error_message), json_string_value(json_object_get(e, "message")));
+        /* Azure's content filter answers 400 with code content_filter. */
+        if (strcmp(a->error_code, "content_filter") == 0)
+            a->filtered = 1;
+    } else {
+        set_str(a->error_code, sizeof(a->error_code), "http_error");
+        char snippet[200];
+        size_t n = len < sizeof(snippet) - 1 ? len : sizeof(snippet) - 1;
+        memcpy(snippet, body, n);
+        snippet[n] = '\0';
+        set_str(a->error_message, sizeof(a->error_message), snippet);
+    }
+    json_decref(j);
+}
+
+int fr_llm_url(const fr_llm_config *c, fr_buf *out)
+{
+    fr_buf_reset(out);
+    if (!c->endpoint || !*c->endpoint)
+        return FR_ECONFIG;
+    size_t el = strlen(c->endpoint);
+    while (el && c->endpoint[el - 1] == '/')
+        el--;
+    if (c->provider && strcmp(c->provider, "azure") == 0) {
+        if (!c->deployment || !*c->deployment || !c->api_version || !*c->api_version)
+            return FR_ECONFIG;
+        fr_buf dep = FR_BUF_INIT, ver = FR_BUF_INIT;
+        fr_uri_encode(&dep, c->deployment, strlen(c->deployment), false);
+        fr_uri_encode(&ver, c->api_version, strlen(c->api_version), false);
+        fr_buf_printf(out, "%.*s/openai/deployments/%s/chat/completions?api-version=%s", (int)el, c->endpoint,
+                      dep.data, ver.data);
+        fr_buf_free(&dep);
+        fr_buf_free(&ver);
+        return 0;
+    }
+    if (el >= 3 && strncmp(c->endpoint + el - 3, "/v1", 3) == 0)
+        fr_buf_printf(out, "%.*s/chat/completions", (int)el, c->endpoint);
+    else
+        fr_buf_printf(out, "%.*s/v1/chat/completions", (int)el, c->endpoint);
+    return 0;
+}
+
+char *fr_llm_body(const fr_llm_config *c, const json_t *messages, const json_t *tools, int max_tokens)
+{
+    json_t *b = json_object();
+    if (!(c->provider && strcmp(c->provider, "azure") == 0) && c->model && *c->model)
+        json_object_set_new(b, "model", json_string(c->model));
+    json_object_set(b, "messages", (json_t *)messages);
+    if (tools && json_array_size(tools)) {
+        json_object_set(b, "tools", (json_t *)tools);
+        json_object_set_new(b, "tool_choice", json_string("auto"));
+    }
+    json_object_set_new(b, "temperature", json_real(0));
+    if (max_tokens > 0)
+        json_object_set_new(b, "max_tokens", json_integer(max_tokens));
+    if (c->stream) {
+        json_object_set_new(b, "stream", json_true());
+        json_object_set_new(b, "stream_options", json_pack("{s:b}", "include_usage", 1));
+    }
+    char *s = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    return s;
+}

@@ -1,0 +1,238 @@
+/* Chat client pure parts: SSE framing, delta reassembly, URLs, bodies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "frugal/err.h"
+#include "frugal/llm.h"
+#include "frugal/str.h"
+
+struct collected {
+    fr_llm_acc acc;
+    fr_buf deltas;
+    int events;
+    int done;
+    int bad;
+};
+
+static void on_event(void *arg, const char *event, const char *data, size_t len)
+{
+    struct collected *c = arg;
+    c->events++;
+    if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+        c->done = 1;
+        return;
+    }
+    json_t *j = json_loadb(data, len, 0, NULL);
+    if (!j || fr_llm_acc_chunk(&c->acc, j, &c->deltas) != 0)
+        c->bad++;
+    json_decref(j);
+}
+
+static const char *STREAM =
+    ": keep-alive\r\n\r\n"
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\r\n\r\n"
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"}}]}\n\n"
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\", world\"}}]}\n\n"
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\","
+    "\"function\":{\"name\":\"analyze_\",\"arguments\":\"{\\\"clu\"}}]}}]}\n\n"
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"cluster\","
+    "\"arguments\":\"ster_name\\\": \\\"A\\\"}\"}}]}}]}\n\n"
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_2\",\"function\":{"
+    "\"name\":\"list_transient_clusters\",\"arguments\":\"{}\"}}]}}]}\n\n"
+    "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7,\"total_tokens\":18}}\n\n"
+    "data: [DONE]\n\n";
+
+static void check_stream_result(struct collected *c)
+{
+    assert_int_equal(c->bad, 0);
+    assert_true(c->done);
+    assert_string_equal(fr_buf_cstr(&c->deltas), "Hello, world");
+    assert_string_equal(fr_buf_cstr(&c->acc.content), "Hello, world");
+    assert_string_equal(c->acc.finish_reason, "tool_calls");
+    assert_int_equal(json_array_size(c->acc.tool_calls), 2);
+    json_t *t0 = json_array_get(c->acc.tool_calls, 0);
+    assert_string_equal(json_string_value(json_object_get(t0, "id")), "call_1");
+    json_t *f0 = json_object_get(t0, "function");
+    assert_string_equal(json_string_value(json_object_get(f0, "name")), "analyze_cluster");
+    assert_string_equal(json_string_value(json_object_get(f0, "arguments")), "{\"cluster_name\": \"A\"}");
+    json_t *f1 = json_object_get(json_array_get(c->acc.tool_calls, 1), "function");
+    assert_string_equal(json_string_value(json_object_get(f1, "name")), "list_transient_clusters");
+    assert_int_equal(c->acc.total_tokens, 18);
+}
+
+static void test_sse_whole(void **state)
+{
+    struct collected c = {0};
+    fr_llm_acc_init(&c.acc);
+    fr_sse p;
+    fr_sse_init(&p, 0);
+    assert_int_equal(fr_sse_feed(&p, STREAM, strlen(STREAM), on_event, &c), 0);
+    check_stream_result(&c);
+    fr_sse_free(&p);
+    fr_llm_acc_free(&c.acc);
+    fr_buf_free(&c.deltas);
+}
+
+/* The network may cut the stream anywhere: split at every byte. */
+static void test_sse_every_split(void **state)
+{
+    size_t n = strlen(STREAM);
+    for (size_t cut = 1; cut < n; cut++) {
+        struct collected c = {0};
+        fr_llm_acc_init(&c.acc);
+        fr_sse p;
+        fr_sse_init(&p, 0);
+        assert_int_equal(fr_sse_feed(&p, STREAM, cut, on_event, &c), 0);
+        assert_int_equal(fr_sse_feed(&p, STREAM + cut, n - cut, on_event, &c), 0);
+        check_stream_result(&c);
+        fr_sse_free(&p);
+        fr_llm_acc_free(&c.acc);
+        fr_buf_free(&c.deltas);
+    }
+}
+
+static void collect_raw(void *arg, const char *event, const char *data, size_t len)
+{
+    fr_buf *b = arg;
+    fr_buf_printf(b, "[%s|%.*s]", event, (int)len, data);
+}
+
+static void test_sse_multiline(void **state)
+{
+    const char *s = "event: x\ndata: line1\ndata: line2\n\ndata:no-space\n\n";
+    fr_buf b = FR_BUF_INIT;
+    fr_sse p;
+    fr_sse_init(&p, 0);
+    for (size_t i = 0; i < strlen(s); i++)
+        assert_int_equal(fr_sse_feed(&p, s + i, 1, collect_raw, &b), 0);
+    assert_string_equal(fr_buf_cstr(&b), "[x|line1\nline2][|no-space]");
+    fr_sse_free(&p);
+    fr_buf_free(&b);
+}
+
+static void test_sse_oversized(void **state)
+{
+    fr_sse p;
+    fr_sse_init(&p, 64);
+    char big[200];
+    memset(big, 'a', sizeof(big));
+    fr_buf b = FR_BUF_INIT;
+    assert_int_equal(fr_sse_feed(&p, big, sizeof(big), collect_raw, &b), FR_EPARSE);
+    fr_sse_free(&p);
+    fr_buf_free(&b);
+}
+
+static void test_acc_malformed(void **state)
+{
+    const char *bad[] = {
+        "[]",
+        "{\"choices\":5}",
+        "{\"choices\":[7]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[5]}}]}",
+        "{\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":100000}]}}]}",
+    };
+    for (size_t i = 0; i < FR_ARRAY_SIZE(bad); i++) {
+        fr_llm_acc a;
+        fr_llm_acc_init(&a);
+        json_t *j = json_loads(bad[i], 0, NULL);
+        assert_non_null(j);
+        assert_int_equal(fr_llm_acc_chunk(&a, j, NULL), FR_EPARSE);
+        json_decref(j);
+        fr_llm_acc_free(&a);
+    }
+    const char *badresp[] = {"{}", "{\"choices\":[]}", "{\"choices\":[{\"message\":3}]}",
+                             "{\"choices\":[{\"message\":{\"tool_calls\":[{\"function\":{}}]}}]}"};
+    for (size_t i = 0; i < FR_ARRAY_SIZE(badresp); i++) {
+        fr_llm_acc a;
+        fr_llm_acc_init(&a);
+        json_t *j = json_loads(badresp[i], 0, NULL);
+        assert_int_equal(fr_llm_acc_response(&a, j), FR_EPARSE);
+        json_decref(j);
+        fr_llm_acc_free(&a);
+    }
+}
+
+static void test_acc_response_and_filter(void **state)
+{
+    fr_llm_acc a;
+    fr_llm_acc_init(&a);
+    json_t *j = json_loads("{\"choices\":[{\"index\":0,\"finish_reason\":\"content_filter\",\"message\":{\"role\":"
+                           "\"assistant\",\"content\":\"partial\"},\"content_filter_results\":{\"hate\":{"
+                           "\"filtered\":true,\"severity\":\"high\"}}}],\"usage\":{\"total_tokens\":5}}",
+                           0, NULL);
+    assert_int_equal(fr_llm_acc_response(&a, j), 0);
+    assert_true(a.filtered);
+    assert_string_equal(a.finish_reason, "content_filter");
+    assert_string_equal(fr_buf_cstr(&a.content), "partial");
+    json_decref(j);
+    fr_llm_acc_reset(&a);
+    const char *body = "{\"error\":{\"code\":\"content_filter\",\"message\":\"The response was filtered\"}}";
+    fr_llm_acc_error_body(&a, body, strlen(body));
+    assert_string_equal(a.error_code, "content_filter");
+    assert_true(a.filtered);
+    fr_llm_acc_reset(&a);
+    fr_llm_acc_error_body(&a, "<html>bad gateway</html>", 24);
+    assert_string_equal(a.error_code, "http_error");
+    assert_string_equal(a.error_message, "<html>bad gateway</html>");
+    fr_llm_acc_free(&a);
+}
+
+static void test_urls(void **state)
+{
+    fr_buf u = FR_BUF_INIT;
+    fr_llm_config az = {.provider = "azure", .endpoint = "https://x.openai.azure.com/", .deployment = "gpt 4o",
+                        .api_version = "2024-10-21"};
+    assert_int_equal(fr_llm_url(&az, &u), 0);
+    assert_string_equal(u.data,
+                        "https://x.openai.azure.com/openai/deployments/gpt%204o/chat/completions?api-version=2024-10-21");
+    fr_llm_config oa = {.provider = "openai", .endpoint = "http://127.0.0.1:9/v1"};
+    assert_int_equal(fr_llm_url(&oa, &u), 0);
+    assert_string_equal(u.data, "http://127.0.0.1:9/v1/chat/completions");
+    oa.endpoint = "http://127.0.0.1:9";
+    assert_int_equal(fr_llm_url(&oa, &u), 0);
+    assert_string_equal(u.data, "http://127.0.0.1:9/v1/chat/completions");
+    fr_llm_config incomplete = {.provider = "azure", .endpoint = "https://x"};
+    assert_int_equal(fr_llm_url(&incomplete, &u), FR_ECONFIG);
+    fr_buf_free(&u);
+
+    json_t *msgs = json_pack("[{s:s, s:s}]", "role", "user", "content", "hi");
+    oa.model = "gpt-4o";
+    oa.stream = true;
+    char *b = fr_llm_body(&oa, msgs, NULL, 0);
+    json_t *j = json_loads(b, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "model")), "gpt-4o");
+    assert_true(json_is_true(json_object_get(j, "stream")));
+    assert_null(json_object_get(j, "tools"));
+    free(b);
+    json_decref(j);
+    az.model = "ignored";
+    b = fr_llm_body(&az, msgs, json_pack("[{s:s}]", "type", "function"), 100);
+    j = json_loads(b, 0, NULL);
+    assert_null(json_object_get(j, "model")); /* Azure names the deployment in the URL */
+    assert_int_equal(json_array_size(json_object_get(j, "tools")), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_tokens")), 100);
+    free(b);
+    json_decref(j);
+    json_decref(msgs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sse_whole),
+        cmocka_unit_test(test_sse_every_split),
+        cmocka_unit_test(test_sse_multiline),
+        cmocka_unit_test(test_sse_oversized),
+        cmocka_unit_test(test_acc_malformed),
+        cmocka_unit_test(test_acc_response_and_filter),
+        cmocka_unit_test(test_urls),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
