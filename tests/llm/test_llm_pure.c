@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "frugal/commands.h"
 #include "frugal/err.h"
 #include "frugal/llm.h"
 #include "frugal/str.h"
@@ -223,6 +224,48 @@ static void test_urls(void **state)
     json_decref(msgs);
 }
 
+static void test_commands(void **state)
+{
+    struct {
+        const char *in;
+        int rc;
+        fr_cmd_kind kind;
+        const char *arg;
+    } cases[] = {
+        {"", 0, FR_CMD_NONE, ""},
+        {"  help ", 0, FR_CMD_HELP, ""},
+        {"?", 0, FR_CMD_HELP, ""},
+        {"list", 0, FR_CMD_LIST, ""},
+        {"show clusters", 0, FR_CMD_LIST, ""},
+        {"Optimize STRESS-TEMPLATE-S", 0, FR_CMD_OPTIMIZE, "STRESS-TEMPLATE-S"},
+        {"optimise cluster ETL-DAILY-LOAD.", 0, FR_CMD_OPTIMIZE, "ETL-DAILY-LOAD"},
+        {"analyze x_1.y", 0, FR_CMD_ANALYZE, "x_1.y"},
+        {"analyze", FR_EPARSE, FR_CMD_ANALYZE, ""},
+        {"optimize a b", FR_EPARSE, FR_CMD_OPTIMIZE, ""},
+        {"optimize ../../etc", FR_EPARSE, FR_CMD_OPTIMIZE, ""},
+        {"optimize a/b", FR_EPARSE, FR_CMD_OPTIMIZE, ""},
+        {"status", 0, FR_CMD_STATUS, ""},
+        {"status run-1", 0, FR_CMD_STATUS, "run-1"},
+        {"cancel run-1", 0, FR_CMD_CANCEL, "run-1"},
+        {"yes", 0, FR_CMD_APPROVE, ""},
+        {"approve everything now", 0, FR_CMD_APPROVE, ""},
+        {"please delete all clusters", FR_EPARSE, FR_CMD_UNKNOWN, ""},
+    };
+    for (size_t i = 0; i < FR_ARRAY_SIZE(cases); i++) {
+        fr_cmd c;
+        int rc = fr_cmd_parse(cases[i].in, &c);
+        if (rc != cases[i].rc || c.kind != cases[i].kind || strcmp(c.arg, cases[i].arg) != 0)
+            fail_msg("\"%s\": rc %d kind %s arg \"%s\"", cases[i].in, rc, fr_cmd_name(c.kind), c.arg);
+    }
+    char longname[400];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    fr_cmd c;
+    assert_int_equal(fr_cmd_parse(longname, &c), FR_EPARSE);
+    assert_false(fr_cmd_valid_name(""));
+    assert_false(fr_cmd_valid_name("a\x01"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_acc_malformed),
         cmocka_unit_test(test_acc_response_and_filter),
         cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
