@@ -1,11 +1,703 @@
-/* frugal: the command-line client (filled in by the CLI work). */
+/* frugal: the command-line client of frugald's REST API and feed. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "cli.h"
 #include "fr_config.h"
+#include "frugal/buf.h"
+#include "frugal/err.h"
+#include "frugal/rand.h"
+#include "frugal/str.h"
+#include "frugal/time.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: frugal [--url URL] [--token TOKEN] [--json] COMMAND [ARGS]\n"
+            "\n"
+            "commands:\n"
+            "  health                      daemon status\n"
+            "  clusters [--refresh]        recent transient EMR clusters\n"
+            "  analyze NAME [--cluster-id ID]\n"
+            "                              CPU/memory analysis and recommendation\n"
+            "  optimize NAME [--yes] [--steps ID,ID]\n"
+            "                              propose, ask once, then follow the run live\n"
+            "  approve RUN_ID              approve a proposed run\n"
+            "  cancel RUN_ID               cancel a run (reverts and cleans up if approved)\n"
+            "  runs [--limit N]            run history\n"
+            "  run RUN_ID                  one run: steps, timings, report\n"
+            "  audit [--run RUN_ID]        audit trail\n"
+            "  events [--since N] [--follow]\n"
+            "                              the live feed\n"
+            "  chat MESSAGE...             one message to the agent\n"
+            "  doctor [--json]             credentials, region and IAM permissions (talks to AWS directly)\n"
+            "\n"
+            "FRUGAL_URL (default http://127.0.0.1:8787) and FRUGAL_API_TOKEN (or FRUGAL_TOKEN_FILE,\n"
+            "default /var/lib/frugal/api-token) select the daemon. Exit status: 0 success, 1 failure\n"
+            "(or a run that did not end DONE), 2 usage error.\n");
+}
+
+/* ---- HTTP ---- */
+
+static size_t write_cb(char *p, size_t sz, size_t n, void *ud)
+{
+    fr_buf_append(ud, p, sz * n);
+    return sz * n;
+}
+
+long fr_cli_request(const fr_cli *c, const char *method, const char *path, const json_t *body, json_t **out,
+                    char *err, size_t errlen)
+{
+    *out = NULL;
+    CURL *e = curl_easy_init();
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return 0;
+    }
+    fr_buf url = FR_BUF_INIT, resp = FR_BUF_INIT, auth = FR_BUF_INIT;
+    fr_buf_printf(&url, "%s%s", c->url, path);
+    struct curl_slist *h = NULL;
+    fr_buf_printf(&auth, "Authorization: Bearer %s", c->token ? c->token : "");
+    h = curl_slist_append(h, auth.data);
+    h = curl_slist_append(h, "Accept: application/json");
+    char *payload = NULL;
+    if (body) {
+        payload = json_dumps(body, JSON_COMPACT);
+        h = curl_slist_append(h, "Content-Type: application/json");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, payload);
+    }
+    curl_easy_setopt(e, CURLOPT_URL, url.data);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 300L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "frugal-cli/" FR_VERSION);
+    long status = 0;
+    CURLcode cc = curl_easy_perform(e);
+    if (cc != CURLE_OK) {
+        snprintf(err, errlen, "%s: %s", c->url, curl_easy_strerror(cc));
+    } else {
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        *out = json_loadb(fr_buf_cstr(&resp), resp.len, 0, NULL);
+        if (status >= 400) {
+            const char *m = json_string_value(json_object_get(*out, "message"));
+            snprintf(err, errlen, "HTTP %ld: %s", status, m ? m : fr_buf_cstr(&resp));
+        }
+    }
+    memset(auth.data, 0, auth.len);
+    fr_buf_free(&auth);
+    fr_buf_free(&url);
+    fr_buf_free(&resp);
+    free(payload);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(e);
+    return status;
+}
+
+static int print_json(const json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) {
+        printf("%s\n", s);
+        free(s);
+    }
+    return 0;
+}
+
+/* GET/POST helper that prints errors and returns the body (or NULL). */
+static json_t *call(const fr_cli *c, const char *method, const char *path, json_t *body)
+{
+    char err[512] = "";
+    json_t *out = NULL;
+    long st = fr_cli_request(c, method, path, body, &out, err, sizeof(err));
+    json_decref(body);
+    if (st >= 200 && st < 300)
+        return out ? out : json_object();
+    fprintf(stderr, "frugal: %s %s: %s\n", method, path, err[0] ? err : "failed");
+    if (st == 401)
+        fprintf(stderr, "frugal: set FRUGAL_API_TOKEN (or --token) to frugald's API token\n");
+    json_decref(out);
+    return NULL;
+}
+
+/* ---- formatting ---- */
+
+static const char *s(const json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+static double num(const json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
+
+static void fmt_duration(char *out, size_t n, double secs)
+{
+    long t = (long)(secs + 0.5);
+    if (t >= 3600)
+        snprintf(out, n, "%.1f hours", secs / 3600.0);
+    else if (t >= 60)
+        snprintf(out, n, "%ldm %02lds", t / 60, t % 60);
+    else
+        snprintf(out, n, "%lds", t);
+}
+
+static void fmt_money(char *out, size_t n, double v)
+{
+    long whole = (long)(v + 0.5);
+    if (v < 100) {
+        snprintf(out, n, "$%.2f", v);
+        return;
+    }
+    char tmp[32];
+    snprintf(tmp, sizeof(tmp), "%ld", whole);
+    size_t l = strlen(tmp), j = 0;
+    out[j++] = '$';
+    for (size_t i = 0; i < l && j + 2 < n; i++) {
+        out[j++] = tmp[i];
+        if ((l - i - 1) % 3 == 0 && i + 1 < l)
+            out[j++] = ',';
+    }
+    out[j] = '\0';
+}
+
+static void print_clusters(const json_t *j)
+{
+    const json_t *arr = json_object_get(j, "clusters");
+    size_t i;
+    const json_t *cl;
+    printf("%-32s %-16s %-12s %-24s\n", "NAME", "ID", "RUNTIME", "STATE");
+    json_array_foreach(arr, i, cl)
+    {
+        char d[32];
+        fmt_duration(d, sizeof(d), num(cl, "runtime_s"));
+        printf("%-32s %-16s %-12s %s%s\n", s(cl, "name"), s(cl, "id"), d, s(cl, "state"),
+               json_is_true(json_object_get(cl, "failed")) ? " (failed)" : "");
+    }
+    printf("%zu clusters in the last %.0f h\n", json_array_size(arr), num(j, "window_hours"));
+}
+
+static void print_usage_line(const char *what, const json_t *u)
+{
+    if (!json_is_object(u)) {
+        printf("    %-7s no data\n", what);
+        return;
+    }
+    printf("    %-7s %.1f%% avg | %.1f%% peak (p95)\n", what, num(u, "avg"), num(u, "p95"));
+}
+
+static void print_analysis(const json_t *a)
+{
+    const json_t *cl = json_object_get(a, "cluster");
+    printf("%s (%s)\n\n", s(cl, "name"), s(cl, "id"));
+    const char *types[] = {"CORE", "TASK"};
+    for (int t = 0; t < 2; t++) {
+        const json_t *nt = json_object_get(json_object_get(a, "node_types"), types[t]);
+        if (!nt)
+            continue;
+        printf("  %s NODES (%lldx %s)\n", types[t], (long long)json_integer_value(json_object_get(nt, "count")),
+               s(nt, "instance_type"));
+        print_usage_line("CPU:", json_object_get(nt, "cpu"));
+        if (json_is_true(json_object_get(nt, "cpu_only")))
+            printf("    Memory: no CWAgent data (CPU-only analysis)\n");
+        else
+            print_usage_line("Memory:", json_object_get(nt, "memory"));
+        printf("    Status: %s (%s)\n", s(nt, "status"), s(nt, "profile"));
+        const json_t *rec = json_object_get(nt, "recommendation");
+        if (json_is_object(rec) && *s(rec, "instance_type"))
+            printf("    Recommendation: %s (%s)\n", s(rec, "instance_type"), s(rec, "kind"));
+        printf("\n");
+    }
+    const json_t *cost = json_object_get(a, "cost");
+    if (json_is_object(cost)) {
+        char m1[32], m2[32];
+        fmt_money(m1, sizeof(m1), num(cost, "savings_per_month"));
+        fmt_money(m2, sizeof(m2), num(cost, "test_cost"));
+        printf("  Estimated savings: %s/month\n  Test cluster cost: ~%s\n", m1, m2);
+    }
+    size_t i;
+    const json_t *w;
+    json_array_foreach(json_object_get(a, "warnings"), i, w) printf("  Warning: %s\n", json_string_value(w));
+}
+
+static void print_run(const json_t *r)
+{
+    printf("run %s  %s  %s\n", s(r, "id"), s(r, "cluster_name"), s(r, "state"));
+    if (*s(r, "test_cluster_id"))
+        printf("test cluster: %s\n", s(r, "test_cluster_id"));
+    size_t i;
+    const json_t *st;
+    json_array_foreach(json_object_get(r, "steps"), i, st)
+    {
+        printf("  %-13s %-8s %s %s\n", s(st, "name"), s(st, "state"), s(st, "started"), s(st, "detail"));
+    }
+    const json_t *rep = json_object_get(r, "report");
+    if (json_is_object(rep)) {
+        printf("report:\n");
+        print_json(rep);
+    }
+    const json_t *conf = json_object_get(r, "conflict");
+    if (json_is_object(conf)) {
+        printf("CONFLICT: %s was changed by someone else (version %lld, ours %lld); it was NOT reverted.\n",
+               s(conf, "param_path"), (long long)json_integer_value(json_object_get(conf, "found_version")),
+               (long long)json_integer_value(json_object_get(conf, "our_version")));
+        printf("The original value to restore is in `frugal run %s --json` (conflict.original_value).\n", s(r, "id"));
+    }
+    if (*s(r, "error"))
+        printf("error: %s\n", s(r, "error"));
+}
+
+/* ---- commands ---- */
+
+static int cmd_health(fr_cli *c)
+{
+    json_t *j = call(c, "GET", "/api/health", NULL);
+    if (!j)
+        return 1;
+    if (c->json)
+        print_json(j);
+    else
+        printf("%s  frugald %s  up %llds  AWS %s (%s)\n", s(j, "status"), s(j, "version"),
+               (long long)json_integer_value(json_object_get(j, "uptime_s")),
+               s(json_object_get(j, "aws"), "endpoint"), s(json_object_get(j, "aws"), "region"));
+    json_decref(j);
+    return 0;
+}
+
+static int cmd_clusters(fr_cli *c, int refresh)
+{
+    json_t *j = call(c, "GET", refresh ? "/api/clusters?refresh=1" : "/api/clusters", NULL);
+    if (!j)
+        return 1;
+    if (c->json)
+        print_json(j);
+    else
+        print_clusters(j);
+    json_decref(j);
+    return 0;
+}
+
+static int cmd_analyze(fr_cli *c, const char *name, const char *cluster_id)
+{
+    fr_buf p = FR_BUF_INIT;
+    fr_buf_puts(&p, "/api/clusters/");
+    fr_uri_encode(&p, name, strlen(name), false);
+    fr_buf_puts(&p, "/analysis");
+    if (cluster_id) {
+        fr_buf_puts(&p, "?cluster_id=");
+        fr_uri_encode(&p, cluster_id, strlen(cluster_id), false);
+    }
+    json_t *j = call(c, "GET", p.data, NULL);
+    fr_buf_free(&p);
+    if (!j)
+        return 1;
+    if (c->json)
+        print_json(j);
+    else
+        print_analysis(j);
+    json_decref(j);
+    return 0;
+}
+
+struct follow_ctx {
+    fr_cli *c;
+    const char *run_id;
+    char final_state[32];
+};
+
+static int on_run_event(void *arg, const json_t *ev)
+{
+    struct follow_ctx *f = arg;
+    const json_t *d = json_object_get(ev, "data");
+    if (strcmp(s(d, "run_id"), f->run_id) != 0)
+        return 0;
+    const char *type = s(ev, "type");
+    if (f->c->json) {
+        char *line = json_dumps(ev, JSON_COMPACT);
+        printf("%s\n", line);
+        free(line);
+    } else if (strcmp(type, "run.step") == 0 || strcmp(type, "run.progress") == 0) {
+        const char *msg = *s(d, "message") ? s(d, "message") : s(d, "detail");
+        char el[32] = "";
+        if (json_is_number(json_object_get(d, "elapsed_s")))
+            fmt_duration(el, sizeof(el), num(d, "elapsed_s"));
+        printf("  > %s%s%s%s\n", msg, el[0] ? " (" : "", el, el[0] ? ")" : "");
+    } else if (strcmp(type, "run.state") == 0 && !f->c->json) {
+        /* states are narrated by their steps */
+    }
+    fflush(stdout);
+    if (strcmp(type, "run.done") == 0) {
+        fr_strlcpy(f->final_state, s(d, "state"), sizeof(f->final_state));
+        return 1;
+    }
+    return 0;
+}
+
+static int follow_run(fr_cli *c, const char *run_id, unsigned long long since)
+{
+    struct follow_ctx f = {c, run_id, ""};
+    int rc = fr_cli_follow(c, since, on_run_event, &f, 0);
+    if (rc) {
+        fprintf(stderr, "frugal: lost the feed: %s\n", fr_strerror(rc));
+        return 1;
+    }
+    fr_buf p = FR_BUF_INIT;
+    fr_buf_printf(&p, "/api/runs/%s", run_id);
+    json_t *r = call(c, "GET", p.data, NULL);
+    fr_buf_free(&p);
+    if (r && !c->json)
+        print_run(r);
+    json_decref(r);
+    return strcmp(f.final_state, "DONE") == 0 ? 0 : 1;
+}
+
+static unsigned long long feed_position(fr_cli *c)
+{
+    json_t *j = call(c, "GET", "/api/events?limit=1&since=18446744073709551614", NULL);
+    unsigned long long last = j ? (unsigned long long)json_integer_value(json_object_get(j, "last_seq")) : 0;
+    json_decref(j);
+    return last;
+}
+
+static int cmd_optimize(fr_cli *c, const char *name, int yes, const char *steps)
+{
+    fr_buf msg = FR_BUF_INIT;
+    fr_buf_printf(&msg, "optimize %s", name);
+    json_t *j = call(c, "POST", "/api/agent/chat", json_pack("{s:s}", "message", msg.data));
+    fr_buf_free(&msg);
+    if (!j)
+        return 1;
+    const char *run_id = s(j, "run_id");
+    if (!*run_id) {
+        fprintf(stderr, "frugal: %s\n", *s(j, "reply") ? s(j, "reply") : "no run was proposed");
+        json_decref(j);
+        return 1;
+    }
+    char rid[128];
+    fr_strlcpy(rid, run_id, sizeof(rid));
+    if (c->json)
+        print_json(j);
+    else if (json_is_object(json_object_get(j, "analysis")))
+        print_analysis(json_object_get(j, "analysis"));
+    else
+        printf("%s\n", s(j, "reply"));
+    json_decref(j);
+    if (!yes) {
+        if (!isatty(STDIN_FILENO)) {
+            fprintf(stderr, "frugal: not a terminal; approve with --yes or `frugal approve %s`\n", rid);
+            return 1;
+        }
+        printf("\nProceed with optimization? This backs up and modifies the Parameter Store config,\n"
+               "creates a test cluster, reverts the config and terminates the cluster. [y/N] ");
+        fflush(stdout);
+        char ans[16] = "";
+        if (!fgets(ans, sizeof(ans), stdin) || (ans[0] != 'y' && ans[0] != 'Y')) {
+            json_decref(call(c, "POST", "/api/agent/cancel", json_pack("{s:s}", "run_id", rid)));
+            printf("Cancelled.\n");
+            return 1;
+        }
+    }
+    unsigned long long since = feed_position(c);
+    json_t *body = json_pack("{s:s}", "run_id", rid);
+    if (steps) {
+        json_t *arr = json_array();
+        for (const char *p = steps; *p;) {
+            size_t l = strcspn(p, ",");
+            if (l) {
+                char *id = fr_strndup(p, l);
+                json_array_append_new(arr, json_string(id));
+                free(id);
+            }
+            p += l + (p[l] == ',');
+        }
+        json_object_set_new(body, "steps", arr);
+    }
+    json_t *a = call(c, "POST", "/api/agent/approve", body);
+    if (!a)
+        return 1;
+    json_decref(a);
+    if (!c->json)
+        printf("\nOptimization in progress...\n");
+    return follow_run(c, rid, since);
+}
+
+static int cmd_simple_post(fr_cli *c, const char *path, const char *run_id)
+{
+    json_t *j = call(c, "POST", path, json_pack("{s:s}", "run_id", run_id));
+    if (!j)
+        return 1;
+    if (c->json)
+        print_json(j);
+    else
+        printf("%s: %s\n", run_id, s(json_object_get(j, "run"), "state")[0] ? s(json_object_get(j, "run"), "state") : "ok");
+    json_decref(j);
+    return 0;
+}
+
+static int cmd_runs(fr_cli *c, int limit)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/api/runs?limit=%d", limit);
+    json_t *j = call(c, "GET", path, NULL);
+    if (!j)
+        return 1;
+    if (c->json) {
+        print_json(j);
+    } else {
+        printf("%-26s %-28s %-14s %-22s\n", "RUN", "CLUSTER", "STATE", "CREATED");
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(j, "runs"), i, r)
+            printf("%-26s %-28s %-14s %-22s\n", s(r, "id"), s(r, "cluster_name"), s(r, "state"), s(r, "created"));
+    }
+    json_decref(j);
+    return 0;
+}
+
+static int cmd_run(fr_cli *c, const char *id)
+{
+    fr_buf p = FR_BUF_INIT;
+    fr_buf_puts(&p, "/api/runs/");
+    fr_uri_encode(&p, id, strlen(id), false);
+    json_t *j = call(c, "GET", p.data, NULL);
+    fr_buf_free(&p);
+    if (!j)
+        return 1;
+    if (c->json)
+        print_json(j);
+    else
+        print_run(j);
+    json_decref(j);
+    return 0;
+}
+
+static int cmd_audit(fr_cli *c, const char *run)
+{
+    fr_buf p = FR_BUF_INIT;
+    fr_buf_puts(&p, "/api/audit");
+    if (run) {
+        fr_buf_puts(&p, "?run=");
+        fr_uri_encode(&p, run, strlen(run), false);
+    }
+    json_t *j = call(c, "GET", p.data, NULL);
+    fr_buf_free(&p);
+    if (!j)
+        return 1;
+    if (c->json) {
+        print_json(j);
+    } else {
+        size_t i;
+        json_t *r;
+        json_array_foreach(json_object_get(j, "audit"), i, r)
+        {
+            json_t *copy = json_deep_copy(r);
+            json_object_del(copy, "ts");
+            json_object_del(copy, "event");
+            json_object_del(copy, "correlation_id");
+            char *rest = json_dumps(copy, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            printf("%s  %-24s %-22s %s\n", s(r, "ts"), s(r, "event"), s(r, "correlation_id"), rest);
+            free(rest);
+            json_decref(copy);
+        }
+    }
+    json_decref(j);
+    return 0;
+}
+
+static int print_event(void *arg, const json_t *ev)
+{
+    char *line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    printf("%s\n", line);
+    fflush(stdout);
+    free(line);
+    return 0;
+}
+
+static int cmd_events(fr_cli *c, unsigned long long since, int follow)
+{
+    if (follow)
+        return fr_cli_follow(c, since, print_event, NULL, 0) ? 1 : 0;
+    char path[96];
+    snprintf(path, sizeof(path), "/api/events?since=%llu&limit=1000", since);
+    json_t *j = call(c, "GET", path, NULL);
+    if (!j)
+        return 1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(j, "events"), i, e) print_event(NULL, e);
+    json_decref(j);
+    return 0;
+}
+
+static int cmd_chat(fr_cli *c, int argc, char **argv)
+{
+    fr_buf m = FR_BUF_INIT;
+    for (int i = 0; i < argc; i++)
+        fr_buf_printf(&m, "%s%s", i ? " " : "", argv[i]);
+    json_t *j = call(c, "POST", "/api/agent/chat", json_pack("{s:s}", "message", fr_buf_cstr(&m)));
+    fr_buf_free(&m);
+    if (!j)
+        return 1;
+    if (c->json)
+        print_json(j);
+    else {
+        printf("%s\n", s(j, "reply"));
+        if (json_is_object(json_object_get(j, "analysis")))
+            print_analysis(json_object_get(j, "analysis"));
+        if (json_is_array(json_object_get(j, "clusters")))
+            print_clusters(j);
+    }
+    json_decref(j);
+    return 0;
+}
+
+static char *read_token_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char buf[256];
+    char *r = fgets(buf, sizeof(buf), f);
+    fclose(f);
+    if (!r)
+        return NULL;
+    return fr_strdup(fr_str_trim(buf));
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1)
-        printf("frugal %s\n", FR_VERSION);
-    return 0;
+    fr_cli c;
+    memset(&c, 0, sizeof(c));
+    const char *url = getenv("FRUGAL_URL");
+    fr_strlcpy(c.url, url && *url ? url : "http://127.0.0.1:8787", sizeof(c.url));
+    const char *tok = getenv("FRUGAL_API_TOKEN");
+    if (tok && *tok)
+        c.token = fr_strdup(tok);
+
+    /* global options come before the command */
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            c.json = true;
+        else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc)
+            fr_strlcpy(c.url, argv[++i], sizeof(c.url));
+        else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc) {
+            free(c.token);
+            c.token = fr_strdup(argv[++i]);
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("frugal %s\n", FR_VERSION);
+            return 0;
+        } else {
+            fprintf(stderr, "frugal: unknown option %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    size_t ul = strlen(c.url);
+    while (ul && c.url[ul - 1] == '/')
+        c.url[--ul] = '\0';
+    const char *cmd = argv[i];
+    int cargc = argc - i;
+    char **cargv = argv + i;
+    if (strcmp(cmd, "doctor") == 0)
+        return fr_cli_doctor(cargc, cargv, "frugal doctor");
+    if (!c.token) {
+        const char *tf = getenv("FRUGAL_TOKEN_FILE");
+        c.token = read_token_file(tf && *tf ? tf : "/var/lib/frugal/api-token");
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    fr_rand_init();
+
+    /* command options may appear anywhere after the command */
+    int refresh = 0, yes = 0, follow = 0, limit = 50;
+    const char *cluster_id = NULL, *steps = NULL, *run = NULL;
+    unsigned long long since = 0;
+    char *pos[64];
+    int npos = 0;
+    for (int k = 1; k < cargc; k++) {
+        const char *a = cargv[k];
+        if (strcmp(a, "--json") == 0)
+            c.json = true;
+        else if (strcmp(a, "--refresh") == 0)
+            refresh = 1;
+        else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0)
+            yes = 1;
+        else if (strcmp(a, "--follow") == 0 || strcmp(a, "-f") == 0)
+            follow = 1;
+        else if (strcmp(a, "--cluster-id") == 0 && k + 1 < cargc)
+            cluster_id = cargv[++k];
+        else if (strcmp(a, "--steps") == 0 && k + 1 < cargc)
+            steps = cargv[++k];
+        else if (strcmp(a, "--run") == 0 && k + 1 < cargc)
+            run = cargv[++k];
+        else if (strcmp(a, "--limit") == 0 && k + 1 < cargc) {
+            int64_t v;
+            if (fr_parse_i64(cargv[++k], &v) || v <= 0 || v > 5000) {
+                fprintf(stderr, "frugal: --limit takes 1..5000\n");
+                return 2;
+            }
+            limit = (int)v;
+        } else if (strcmp(a, "--since") == 0 && k + 1 < cargc) {
+            uint64_t v;
+            if (fr_parse_u64(cargv[++k], &v)) {
+                fprintf(stderr, "frugal: --since takes a sequence number\n");
+                return 2;
+            }
+            since = v;
+        } else if (a[0] == '-' && a[1] == '-' && strcmp(cmd, "chat") != 0) {
+            fprintf(stderr, "frugal %s: unknown option %s\n", cmd, a);
+            return 2;
+        } else if (npos < 64)
+            pos[npos++] = cargv[k];
+    }
+    int rc;
+    if (strcmp(cmd, "health") == 0)
+        rc = cmd_health(&c);
+    else if (strcmp(cmd, "clusters") == 0)
+        rc = cmd_clusters(&c, refresh);
+    else if ((strcmp(cmd, "analyze") == 0 || strcmp(cmd, "analyse") == 0) && npos == 1)
+        rc = cmd_analyze(&c, pos[0], cluster_id);
+    else if ((strcmp(cmd, "optimize") == 0 || strcmp(cmd, "optimise") == 0) && npos == 1)
+        rc = cmd_optimize(&c, pos[0], yes, steps);
+    else if (strcmp(cmd, "approve") == 0 && npos == 1)
+        rc = cmd_simple_post(&c, "/api/agent/approve", pos[0]);
+    else if (strcmp(cmd, "cancel") == 0 && npos == 1)
+        rc = cmd_simple_post(&c, "/api/agent/cancel", pos[0]);
+    else if (strcmp(cmd, "runs") == 0)
+        rc = cmd_runs(&c, limit);
+    else if (strcmp(cmd, "run") == 0 && npos == 1)
+        rc = cmd_run(&c, pos[0]);
+    else if (strcmp(cmd, "audit") == 0)
+        rc = cmd_audit(&c, run);
+    else if (strcmp(cmd, "events") == 0)
+        rc = cmd_events(&c, since, follow);
+    else if (strcmp(cmd, "chat") == 0 && npos >= 1)
+        rc = cmd_chat(&c, npos, pos);
+    else {
+        usage(stderr);
+        rc = 2;
+    }
+    if (c.token) {
+        memset(c.token, 0, strlen(c.token));
+        free(c.token);
+    }
+    fr_rand_cleanup();
+    curl_global_cleanup();
+    return rc;
 }
