@@ -22,6 +22,7 @@ struct fr_call {
     fr_http_req *req;
     uv_timer_t *timer; /* only while backing off; freed in its close callback */
     int starting;      /* inside fr_call_start: failures are returned, not called back */
+    int in_done;       /* inside spec.done: the call is freed when it returns */
     int start_err;
     fr_call_result res;
 };
@@ -58,6 +59,7 @@ static void finish(fr_call *c, const fr_http_resp *r, int err)
     c->res.err = err;
     if (err)
         fr_metric_inc("frugal_http_errors_total", "Calls that failed after all attempts", c->labels, 1);
+    c->in_done = 1;
     if (c->spec.done)
         c->spec.done(c->spec.arg, r, &c->res);
     call_free(c);
@@ -106,6 +108,13 @@ static void on_response(const fr_http_resp *r, void *arg)
         finish(c, r, giveup_err);
         return;
     }
+    /* A server asking for a longer wait than the cap is not retried; decide
+     * that before the retry quota is charged for a retry that never happens. */
+    int64_t ra = fr_retry_after_ms(r, fr_time_now_ms());
+    if (ra >= 0 && c->spec.policy.retry_after_cap_ms && (uint64_t)ra > c->spec.policy.retry_after_cap_ms) {
+        finish(c, r, giveup_err);
+        return;
+    }
     if (c->spec.quota) {
         int cost;
         if (!fr_quota_acquire(c->spec.quota, r->err == -ETIMEDOUT, &cost)) {
@@ -115,15 +124,8 @@ static void on_response(const fr_http_resp *r, void *arg)
         c->last_cost = cost;
     }
     uint64_t delay = fr_backoff_ms(&c->spec.policy, c->attempt, fr_rand_unit());
-    int64_t ra = fr_retry_after_ms(r, fr_time_now_ms());
-    if (ra >= 0) {
-        if (c->spec.policy.retry_after_cap_ms && (uint64_t)ra > c->spec.policy.retry_after_cap_ms) {
-            finish(c, r, giveup_err);
-            return;
-        }
-        if ((uint64_t)ra > delay)
-            delay = (uint64_t)ra;
-    }
+    if (ra >= 0 && (uint64_t)ra > delay)
+        delay = (uint64_t)ra;
     c->attempt++;
     c->res.backoff_ms += delay;
     fr_metric_inc("frugal_http_retries_total", "Retried attempts", c->labels, 1);
@@ -210,7 +212,7 @@ int fr_call_start(fr_http *h, uv_loop_t *loop, const fr_call_spec *spec, fr_call
 
 void fr_call_cancel(fr_call *c)
 {
-    if (!c)
+    if (!c || c->in_done)
         return;
     if (c->lwait)
         fr_limiter_cancel(c->lwait);

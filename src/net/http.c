@@ -48,6 +48,7 @@ struct fr_http_req {
     fr_http_header *rh;
     size_t nrh, caprh;
     int too_big;
+    int headers_done; /* the blank line ending the header block was seen */
     uint64_t t_send_ns, t_start_ns;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -239,6 +240,11 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *userp)
             free(r->rh[i].value);
         }
         r->nrh = 0;
+        r->headers_done = 0;
+        return len;
+    }
+    if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
+        r->headers_done = 1;
         return len;
     }
     const char *colon = memchr(buf, ':', len);
@@ -471,6 +477,13 @@ static void finish_active(fr_http_req *r, CURLcode res)
     r->state = RS_DONE;
     live_unlink(r);
     int err = fr_err_from_curl(res);
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    /* curl reports success for a connection closed in the middle of the
+     * header block ("HTTP/1.1 200 OK\r\nContent-Le" EOF): that is a reset,
+     * not an empty 200. */
+    if (!err && status > 0 && !r->headers_done)
+        err = -ECONNRESET;
     if (r->too_big)
         err = -E2BIG;
     else if (r->aborted_by_sink)
@@ -511,6 +524,7 @@ static void pump(fr_http *c)
                 fr_http_req *r = p->qhead;
                 queue_remove(r);
                 if (req_start(r) != 0) {
+                    r->state = RS_DONE;
                     live_unlink(r);
                     deliver(r, -EIO);
                     req_free(r);
@@ -666,6 +680,10 @@ void fr_http_cancel(fr_http_req *r)
         return;
     fr_http *c = r->c;
     r->cancelled = 1;
+    /* Inside its own callback the request is already finished and is freed
+     * when the callback returns. */
+    if (r->state == RS_DONE)
+        return;
     if (r->state == RS_QUEUED) {
         queue_remove(r);
         live_unlink(r);
