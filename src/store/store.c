@@ -29,12 +29,13 @@ struct fr_store {
     MDB_env *env;
     MDB_dbi dbi[FR_TBL__COUNT];
     MDB_txn *rtxn;   /* cached read-only transaction, reset between uses */
-    int rtxn_live;
+    int rtxn_live; /* nesting depth of reads using rtxn */
     struct op *ops;
     size_t nops, capops;
     struct waiter *waiters;
     size_t nwait, capwait;
     uint64_t next_seq[FR_TBL__COUNT];
+    uint64_t durable_seq[FR_TBL__COUNT]; /* next_seq as of the last successful commit */
     uint64_t map_size, map_size_max;
     fr_store_stats stats;
 };
@@ -48,9 +49,16 @@ const char *fr_store_table_name(fr_table t)
     return t < FR_TBL__COUNT ? table_names[t] : "?";
 }
 
+/* Reads may nest (a scan callback may get or scan again): they share the
+ * one read transaction, which is reset when the outermost read ends. */
 static int rtxn_begin(fr_store *s, MDB_txn **out)
 {
     int rc;
+    if (s->rtxn_live) {
+        s->rtxn_live++;
+        *out = s->rtxn;
+        return 0;
+    }
     if (s->rtxn) {
         rc = mdb_txn_renew(s->rtxn);
         if (rc) {
@@ -70,9 +78,8 @@ static int rtxn_begin(fr_store *s, MDB_txn **out)
 
 static void rtxn_end(fr_store *s)
 {
-    if (s->rtxn && s->rtxn_live)
+    if (s->rtxn_live && --s->rtxn_live == 0 && s->rtxn)
         mdb_txn_reset(s->rtxn);
-    s->rtxn_live = 0;
 }
 
 static int load_seq(fr_store *s, MDB_txn *txn, fr_table t)
@@ -171,6 +178,7 @@ int fr_store_open(fr_store **out, const char *dir, const fr_store_opts *opts, ch
     rc = mdb_txn_commit(txn);
     if (rc)
         goto fail_mdb;
+    memcpy(s->durable_seq, s->next_seq, sizeof(s->next_seq));
     *out = s;
     return 0;
 
@@ -457,38 +465,45 @@ int fr_store_commit(fr_store *s)
 {
     int rc = 0;
     if (s->nops) {
-        rtxn_end(s);
         int mrc = apply_ops(s);
-        while (mrc == MDB_MAP_FULL && s->map_size * 2 <= s->map_size_max) {
-            /* Grow and retry: the batch was aborted whole, so nothing is half-applied. */
+        /* Grow and retry: the batch was aborted whole, so nothing is
+         * half-applied. Remapping needs every read transaction of this
+         * process closed, so not while a scan is running (a commit from
+         * inside a scan callback then fails with ENOSPC instead). */
+        while (mrc == MDB_MAP_FULL && s->map_size < s->map_size_max && !s->rtxn_live) {
+            uint64_t want = s->map_size * 2;
+            if (want > s->map_size_max)
+                want = s->map_size_max;
             if (s->rtxn) {
                 mdb_txn_abort(s->rtxn);
                 s->rtxn = NULL;
             }
-            if (mdb_env_set_mapsize(s->env, s->map_size * 2) != 0)
+            if (mdb_env_set_mapsize(s->env, want) != 0)
                 break;
-            s->map_size *= 2;
+            s->map_size = want;
             s->stats.map_grows++;
             mrc = apply_ops(s);
         }
-        if (mrc == MDB_MAP_RESIZED) {
+        if (mrc == MDB_MAP_RESIZED && !s->rtxn_live) {
+            /* Another process grew the map: adopt its size. */
+            if (s->rtxn) {
+                mdb_txn_abort(s->rtxn);
+                s->rtxn = NULL;
+            }
             mdb_env_set_mapsize(s->env, 0);
+            MDB_envinfo info;
+            mdb_env_info(s->env, &info);
+            s->map_size = info.me_mapsize;
             mrc = apply_ops(s);
         }
         rc = fr_err_from_mdb(mrc);
         if (rc) {
             s->stats.commit_errors++;
             /* A failed batch must not keep seq numbers that were never written. */
-            for (int t = 0; t < FR_TBL__COUNT; t++)
-                if (seq_table[t]) {
-                    MDB_txn *txn;
-                    if (rtxn_begin(s, &txn) == 0) {
-                        load_seq(s, txn, (fr_table)t);
-                        rtxn_end(s);
-                    }
-                }
+            memcpy(s->next_seq, s->durable_seq, sizeof(s->next_seq));
         } else {
             s->stats.commits++;
+            memcpy(s->durable_seq, s->next_seq, sizeof(s->next_seq));
         }
         free_ops(s);
     }
