@@ -1,0 +1,45 @@
+// CPU and memory over a cluster's lifetime for one node type: the average
+// across nodes, the spread (min..max) as a band, and the sizing thresholds.
+import { h } from './dom.js';
+
+const INK = '#0b0b0b', ACCENT = '#0050d8', GRAY = '#8a8a8a';
+
+export function usageChart(series, thresholds, title) {
+  const box = h('figure', { class: 'chart', 'aria-label': title });
+  if (!series || !series.t || series.t.length < 2 || typeof window.uPlot !== 'function') {
+    box.append(h('figcaption', { class: 'legend-note', text: 'No time series to chart.' }));
+    return box;
+  }
+  const t = series.t;
+  const cols = [t];
+  const defs = [{}];
+  const add = (arr, def) => { if (arr && arr.length === t.length) { cols.push(arr); defs.push(def); return cols.length - 1; } return -1; };
+  const cmax = add(series.cpu_max, { label: 'CPU max', stroke: 'rgba(11,11,11,0.25)', width: 1 });
+  const cmin = add(series.cpu_min, { label: 'CPU min', stroke: 'rgba(11,11,11,0.25)', width: 1 });
+  add(series.cpu_avg, { label: 'CPU avg', stroke: INK, width: 2 });
+  const mmax = add(series.mem_max, { label: 'Mem max', stroke: 'rgba(0,80,216,0.25)', width: 1 });
+  const mmin = add(series.mem_min, { label: 'Mem min', stroke: 'rgba(0,80,216,0.25)', width: 1 });
+  add(series.mem_avg, { label: 'Mem avg', stroke: ACCENT, width: 2 });
+  const lines = [];
+  if (thresholds) {
+    for (const [label, v] of [['heavy', thresholds.heavy_avg], ['moderate', thresholds.moderate_avg], ['right-sized', thresholds.right_avg]]) {
+      if (typeof v === 'number') lines.push([label, v]);
+    }
+  }
+  for (const [label, v] of lines) add(t.map(() => v), { label: label + ' ' + v + '%', stroke: GRAY, width: 1, dash: [4, 4] });
+  const bands = [];
+  if (cmax > 0 && cmin > 0) bands.push({ series: [cmax, cmin], fill: 'rgba(11,11,11,0.07)' });
+  if (mmax > 0 && mmin > 0) bands.push({ series: [mmax, mmin], fill: 'rgba(0,80,216,0.08)' });
+  const width = Math.max(280, Math.min(900, (document.querySelector('main') || document.body).clientWidth - 60));
+  const opts = {
+    title, width, height: 190, series: defs, bands,
+    scales: { y: { range: [0, 100] } },
+    axes: [{ stroke: GRAY }, { stroke: GRAY, values: (u, vals) => vals.map(v => v + '%') }],
+    legend: { show: true },
+    cursor: { drag: { x: false, y: false } },
+  };
+  // eslint-disable-next-line no-new
+  new window.uPlot(opts, cols, box);
+  box.append(h('figcaption', { class: 'legend-note', text: 'Average across nodes with the min-max spread; dashed lines are the sizing thresholds (average).' }));
+  return box;
+}
