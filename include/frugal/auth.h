@@ -25,7 +25,7 @@ typedef struct fr_auth {
 int fr_auth_init(fr_auth *a, const char *api_token, const unsigned char *secret, size_t slen, uint64_t ttl_ms);
 void fr_auth_free(fr_auth *a);
 bool fr_auth_check_bearer(const fr_auth *a, const char *authorization_header);
-/* sid_rand: 8 random bytes. cookie must hold 96 bytes. */
+/* sid_rand: 8 random bytes. cookie must hold 128 bytes (a cookie is 98 characters). */
 int fr_auth_session_new(const fr_auth *a, int64_t now_ms, const unsigned char sid_rand[8], char *cookie,
                         size_t n);
 /* 0 and the session id, or FR_EDENIED (bad MAC, malformed, expired). */

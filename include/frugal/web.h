@@ -56,6 +56,16 @@ int fr_web_new(fr_web **out, uv_loop_t *loop, const fr_web_config *cfg);
 /* Binds and listens; writes the bound "HOST:PORT" into bound. */
 int fr_web_start(fr_web *w, char *bound, size_t n);
 int fr_web_route(fr_web *w, const char *method, const char *pattern, fr_web_handler fn, void *arg, int flags);
+typedef void (*fr_web_route_fn)(void *arg, const char *method, const char *pattern, int flags);
+/* Calls fn for every registered route, in registration order. */
+void fr_web_foreach_route(fr_web *w, fr_web_route_fn fn, void *arg);
+/* The dashboard login (src/web/session.c):
+ *   POST   /api/session {"token":...}  public; sets the HttpOnly SameSite=Strict
+ *          session cookie, answers {"principal","csrf","expires","expires_ms"}
+ *   GET    /api/session  who is asking ({"principal"}, plus "csrf" and
+ *          "expires" for a session)
+ *   DELETE /api/session  clears the cookie */
+int fr_web_add_session_routes(fr_web *w);
 /* Reloads static files (SIGHUP). */
 int fr_web_reload_static(fr_web *w, const char *web_root);
 /* Called first when fr_web_close starts (the feed closes its sockets here). */

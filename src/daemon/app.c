@@ -18,6 +18,7 @@
 #include "frugal/time.h"
 #include "modules.h"
 #include "state.h"
+#include "testhooks.h"
 
 extern char **environ;
 
@@ -434,6 +435,8 @@ int fr_app_start(fr_app *a, char *err, size_t errlen)
     fr_web_route(a->web, "GET", "/api/health", h_health, a, 0);
     fr_web_route(a->web, "GET", "/api/config", h_config, a, 0);
     fr_web_route(a->web, "GET", "/api/audit", h_audit, a, 0);
+    fr_web_add_session_routes(a->web);
+    fr_testhooks_register(a);
 
     uv_prepare_start(&a->prep, on_prepare);
     uv_check_start(&a->check, on_check);

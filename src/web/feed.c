@@ -22,9 +22,10 @@ struct ring_entry {
 };
 
 struct client {
-    fr_feed *f;
+    fr_feed *f; /* NULL once detached (see drop_client) */
     h2o_websocket_conn_t *ws;
     uint64_t next_seq;
+    uint64_t replay_until; /* events up to here are catch-up: paced, never a reason to drop */
     int gap_sent;
     struct client *prev, *next;
 };
@@ -69,7 +70,8 @@ static void on_ws_msg(h2o_websocket_conn_t *ws, const struct wslay_event_on_msg_
 {
     struct client *c = ws->data;
     if (arg == NULL) {
-        client_unlink(c);
+        if (c->f)
+            client_unlink(c);
         free(c);
         h2o_websocket_close(ws);
     }
@@ -84,6 +86,13 @@ static void drop_client(struct client *c, const char *reason)
         fr_log_warn("feed.slow_consumer", "{s:I}", "next_seq", (json_int_t)c->next_seq);
     h2o_websocket_conn_t *ws = c->ws;
     client_unlink(c);
+    if (!ws->sock) {
+        /* The 101 answer is still being written: h2o will call on_ws_msg
+         * (with NULL once the connection ends), so the connection must not
+         * be freed now. Detached, the client no longer refers to the feed. */
+        c->f = NULL;
+        return;
+    }
     free(c);
     h2o_websocket_close(ws);
 }
@@ -128,11 +137,15 @@ static int queue_text(struct client *c, const char *text, size_t len)
 
 static void flush(fr_feed *f)
 {
-    int behind = 0;
+    uint64_t retry_ms = 0;
     fr_buf tmp = FR_BUF_INIT;
     struct client *c = f->clients, *next;
     for (; c; c = next) {
         next = c->next;
+        if (!c->ws->sock) {
+            retry_ms = 5; /* still upgrading: nothing is queued before the handshake is out */
+            continue;
+        }
         int dead = 0;
         while (c->next_seq <= f->committed) {
             const char *text;
@@ -154,9 +167,13 @@ static void flush(fr_feed *f)
                 c->next_seq = old;
                 continue;
             }
+            /* Catching up (a reconnect with ?since, or events only the store
+             * still has) is paced by what the socket drains; only a client
+             * that falls behind on live events is cut off. */
             size_t queued = wslay_event_get_queued_msg_length(c->ws->ws_ctx);
-            if (src == 0 && queued > f->cfg.max_queued / 2) {
-                behind = 1; /* replaying from the store: pace it */
+            if ((src == 0 || c->next_seq <= c->replay_until) && queued > f->cfg.max_queued / 2) {
+                if (!retry_ms || retry_ms > 20)
+                    retry_ms = 20;
                 break;
             }
             if (queue_text(c, text, len) != 0) {
@@ -171,12 +188,12 @@ static void flush(fr_feed *f)
                 break;
             }
         }
-        if (!dead && c->ws->sock)
+        if (!dead)
             h2o_websocket_proceed(c->ws); /* may close and free c */
     }
     fr_buf_free(&tmp);
-    if (behind && !uv_is_active((uv_handle_t *)f->timer))
-        uv_timer_start(f->timer, on_timer, 50, 0);
+    if (retry_ms && !uv_is_active((uv_handle_t *)f->timer))
+        uv_timer_start(f->timer, on_timer, retry_ms, 0);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -269,6 +286,11 @@ static int feed_handler(fr_web_req *r, void *arg)
         fr_web_error(r, 400, "bad_since", "since must be a sequence number");
         return 0;
     }
+    /* Ahead of what was ever committed here (a client of an older store):
+     * start from the beginning of this store's history instead of waiting
+     * for sequence numbers it already "has". */
+    if (since > f->committed)
+        since = 0;
     struct client *c = calloc(1, sizeof(*c));
     if (!c) {
         fr_web_error(r, 503, "no_memory", "out of memory");
@@ -276,6 +298,7 @@ static int feed_handler(fr_web_req *r, void *arg)
     }
     c->f = f;
     c->next_seq = since + 1;
+    c->replay_until = f->committed;
     c->next = f->clients;
     if (f->clients)
         f->clients->prev = c;

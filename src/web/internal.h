@@ -2,8 +2,10 @@
 #ifndef FRUGAL_WEB_INTERNAL_H
 #define FRUGAL_WEB_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "frugal/auth.h"
 #include "frugal/web.h"
 
 #define FR_ROUTE_MAX_PARAMS 6
@@ -48,5 +50,12 @@ int fr_static_load(fr_static **out, const char *root, char *err, size_t errlen);
 const fr_static_file *fr_static_find(const fr_static *s, const char *path, size_t len);
 void fr_static_free(fr_static *s);
 const char *fr_static_ctype(const char *name);
+
+/* The server's authenticator (session endpoints sign and check cookies). */
+fr_auth *fr_web_auth_of(fr_web *w);
+/* true when the request's Origin (or Sec-Fetch-Site) is this server. */
+bool fr_web_same_origin(fr_web_req *r);
+bool fr_web_is_https(fr_web_req *r);
+void fr_web_count_unauthorized(fr_web *w);
 
 #endif

@@ -371,7 +371,7 @@ void fr_web_async_error(fr_web_async *a, int status, const char *code, const cha
 
 /* ---- authentication ---- */
 
-static bool same_origin(fr_web_req *r)
+bool fr_web_same_origin(fr_web_req *r)
 {
     const char *origin = fr_web_header(r, "origin");
     if (!origin) {
@@ -384,6 +384,22 @@ static bool same_origin(fr_web_req *r)
     p += 3;
     h2o_iovec_t auth = r->req->authority;
     return strlen(p) == auth.len && strncasecmp(p, auth.base, auth.len) == 0;
+}
+
+fr_auth *fr_web_auth_of(fr_web *w)
+{
+    return &w->auth;
+}
+
+bool fr_web_is_https(fr_web_req *r)
+{
+    return r->req->scheme == &H2O_URL_SCHEME_HTTPS;
+}
+
+void fr_web_count_unauthorized(fr_web *w)
+{
+    w->stats.unauthorized++;
+    fr_metric_inc("frugal_http_unauthorized_total", "Requests refused for missing or bad credentials", "", 1);
 }
 
 static int authenticate(fr_web_req *r, int flags)
@@ -405,7 +421,7 @@ static int authenticate(fr_web_req *r, int flags)
         /* Cookies ride along on cross-site requests; the CSRF header and the
          * Origin cannot be forged by another site. The WebSocket handshake is
          * a GET, so check its Origin too (cross-site WebSocket hijacking). */
-        if (!same_origin(r)) {
+        if (!fr_web_same_origin(r)) {
             w->stats.unauthorized++;
             fr_web_error(r, 403, "cross_origin", "cross-origin request refused");
             return FR_EDENIED;
@@ -703,6 +719,12 @@ int fr_web_route(fr_web *w, const char *method, const char *pattern, fr_web_hand
     w->routes[w->nroutes].flags = flags;
     w->nroutes++;
     return 0;
+}
+
+void fr_web_foreach_route(fr_web *w, fr_web_route_fn fn, void *arg)
+{
+    for (size_t i = 0; i < w->nroutes; i++)
+        fn(arg, w->routes[i].method, w->routes[i].pattern, w->routes[i].flags);
 }
 
 int fr_web_reload_static(fr_web *w, const char *web_root)
