@@ -759,7 +759,8 @@ void fr_web_close(fr_web *w, void (*done)(void *), void *arg)
     w->close_arg = arg;
     for (size_t i = 0; i < w->nhooks; i++)
         w->hooks[i].fn(w->hooks[i].arg);
-    if (w->listener_open) {
+    /* A failed fr_web_start() has already begun closing the listener. */
+    if (w->listener_open && !uv_is_closing((uv_handle_t *)&w->listener)) {
         w->listening = 0;
         uv_close((uv_handle_t *)&w->listener, on_listener_closed);
     }

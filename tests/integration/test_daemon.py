@@ -1,0 +1,245 @@
+"""frugald as a process: health, signals (SIGTERM drain, SIGHUP reload),
+configuration errors, --print-config, secrets kept out of logs, /metrics."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from frugaltest import Frugald, binary, http_json, run_tests  # noqa: E402
+
+# meson's test environment sets FRUGAL_BUILD_ROOT & co., which frugald
+# rightly rejects as unknown configuration variables.
+HARNESS_ENV = {k: None for k in os.environ if k.startswith("FRUGAL_") and not k.startswith("FRUGAL_TEST_")}
+TOKEN = Frugald.TOKEN
+
+
+def run_frugald(args, env=None, timeout=15):
+    e = {k: v for k, v in os.environ.items() if k not in HARNESS_ENV}
+    e.update(env or {})
+    return subprocess.run([binary("frugald")] + args, capture_output=True, text=True, timeout=timeout, env=e)
+
+
+class Health(unittest.TestCase):
+    def test_health_and_clean_stop(self):
+        d = Frugald(env=HARNESS_ENV)
+        try:
+            st, body, hdrs = d.api("GET", "/api/health")
+            self.assertEqual(st, 200)
+            self.assertEqual(body["status"], "ok")
+            for k in ("version", "uptime_s", "store", "aws", "feed", "http_client", "listen"):
+                self.assertIn(k, body)
+            self.assertEqual(body["store"]["status"], "ok")
+            self.assertEqual(body["listen"], d.addr)
+            self.assertEqual(hdrs["cache-control"], "no-store")
+            st, body, _ = d.api("GET", "/api/health", token=None)
+            self.assertEqual(st, 401)
+            st, body, _ = d.api("GET", "/api/health", token="wrong-token-0123456789abcdef")
+            self.assertEqual(st, 401)
+            self.assertEqual(d.api("GET", "/api/nope")[0], 404)
+            self.assertEqual(d.api("POST", "/api/health", {})[0], 405)
+        finally:
+            code = d.stop()
+        self.assertEqual(code, 0, d.stderr())
+        stopped = d.log_events("stopped")
+        self.assertEqual(len(stopped), 1)
+        self.assertEqual(stopped[0]["loop_close"], 0)
+        self.assertEqual(d.log_events("shutdown")[0]["reason"], "SIGTERM")
+
+    def test_sigint_and_port_in_use(self):
+        d = Frugald(env=HARNESS_ENV)
+        # A second daemon on the same address fails to start, cleanly.
+        r = run_frugald(["--listen", d.addr, "--state-dir", tempfile.mkdtemp(prefix="frugald-")],
+                        env={"FRUGAL_API_TOKEN": TOKEN})
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot listen on", r.stderr)
+        d.signal(signal.SIGINT)
+        self.assertEqual(d.p.wait(15), 0)
+        self.assertEqual(d.log_events("stopped")[0]["loop_close"], 0)
+
+    def test_drain_with_a_call_in_flight(self):
+        # A server that accepts and never answers keeps a call in flight;
+        # SIGTERM waits for the drain timeout, then closes everything.
+        hung = socket.socket()
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        port = hung.getsockname()[1]
+        d = Frugald(env=dict(HARNESS_ENV, FRUGAL_TEST_ENDPOINTS="1"), args=["--set", "server.drain_timeout=1s"])
+        result = {}
+
+        def call():
+            result["r"] = d.api("POST", "/api/_test/http",
+                                {"url": "http://127.0.0.1:%d/x" % port, "service": "hung", "max_retries": 0})
+
+        t = threading.Thread(target=call, daemon=True)
+        t.start()
+        conn, _ = hung.accept()
+        t0 = time.time()
+        code = d.stop()
+        took = time.time() - t0
+        t.join(5)
+        conn.close()
+        hung.close()
+        self.assertEqual(code, 0, d.stderr())
+        self.assertGreaterEqual(took, 0.9)
+        self.assertEqual(result["r"][0], 503)  # answered, not dropped
+        self.assertEqual(d.log_events("stopped")[0]["loop_close"], 0)
+        self.assertTrue(d.log_events("shutdown.drain_timeout"))
+
+
+class Reload(unittest.TestCase):
+    def test_sighup_reloads_log_level(self):
+        cfg = tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False)
+        cfg.write("[log]\nlevel = info\n")
+        cfg.close()
+        d = Frugald(env=HARNESS_ENV, args=["--config", cfg.name])
+        try:
+            d.api("GET", "/api/health")
+            self.assertFalse(d.log_events("http.request"))
+            with open(cfg.name, "w") as f:
+                f.write("[log]\nlevel = debug\n")
+            d.signal(signal.SIGHUP)
+            ev = d.wait_event("reload", timeout=10)
+            self.assertIn("log.level", ev["changed"])
+            d.api("GET", "/api/health")
+            d.wait_event("http.request", timeout=10)
+            # A broken file is reported and changes nothing.
+            with open(cfg.name, "w") as f:
+                f.write("[log]\nlevel = loud\n")
+            d.signal(signal.SIGHUP)
+            ev = d.wait_event("reload.failed", timeout=10)
+            self.assertIn("log.level", ev["error"])
+            self.assertEqual(d.api("GET", "/api/health")[0], 200)
+            st, conf, _ = d.api("GET", "/api/config")
+            self.assertEqual(conf["log"]["level"], "debug")
+        finally:
+            self.assertEqual(d.stop(), 0)
+            os.unlink(cfg.name)
+
+
+class BadConfig(unittest.TestCase):
+    def check(self, args, env, *needles):
+        r = run_frugald(args + ["--state-dir", tempfile.mkdtemp(prefix="frugald-")], env=env)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        for n in needles:
+            self.assertIn(n, r.stderr)
+        self.assertIn("configuration error", r.stderr)
+        return r
+
+    def test_unknown_key_in_file(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False) as f:
+            f.write("[server]\nlisten = 127.0.0.1:0\n\n[http]\ntimeuot = 5s\n")
+        try:
+            self.check(["--config", f.name], {}, f.name + ":5", "timeuot", "[http]")
+        finally:
+            os.unlink(f.name)
+
+    def test_bad_values(self):
+        self.check(["--set", "http.timeout=soon"], {}, "http.timeout", "soon")
+        self.check(["--set", "http.max_per_host=0"], {}, "http.max_per_host")
+        self.check(["--set", "log.level=loud"], {}, "log.level", "debug|info|warn|error")
+        self.check(["--set", "nosuch.key=1"], {}, "nosuch.key")
+        self.check(["--set", "retry.initial=10s", "--set", "retry.max=1s"], {}, "retry.max")
+        self.check([], {"FRUGAL_HTTP_TIMEOUT": "forever"}, "FRUGAL_HTTP_TIMEOUT", "http.timeout")
+
+    def test_unknown_environment_variable(self):
+        self.check([], {"FRUGAL_HTTP_TIMEOT": "5s"}, "FRUGAL_HTTP_TIMEOT")
+
+    def test_missing_config_file(self):
+        self.check(["--config", "/nonexistent/frugal.ini"], {}, "/nonexistent/frugal.ini")
+
+    def test_check_and_print_config_redact_the_token(self):
+        secret = "super-secret-token-value-0123456789"
+        r = run_frugald(["--check-config"], env={"FRUGAL_API_TOKEN": secret})
+        self.assertEqual(r.returncode, 0)
+        r = run_frugald(["--print-config", "--set", "llm.api_key=sk-another-secret-value"],
+                        env={"FRUGAL_API_TOKEN": secret})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(secret, r.stdout + r.stderr)
+        self.assertNotIn("sk-another-secret-value", r.stdout + r.stderr)
+        conf = json.loads(r.stdout)
+        self.assertEqual(conf["server"]["api_token"], "[REDACTED]")
+        self.assertEqual(conf["llm"]["api_key"], "[REDACTED]")
+        # A short token is refused at start without echoing it.
+        r = run_frugald(["--listen", "127.0.0.1:0", "--state-dir", tempfile.mkdtemp(prefix="frugald-")],
+                        env={"FRUGAL_API_TOKEN": "short-secret"})
+        self.assertNotEqual(r.returncode, 0)
+        self.assertNotIn("short-secret", r.stdout + r.stderr)
+
+
+class Secrets(unittest.TestCase):
+    def test_token_never_logged_even_at_debug(self):
+        d = Frugald(env=dict(HARNESS_ENV, FRUGAL_TEST_ENDPOINTS="1"), args=["--log-level", "debug"])
+        try:
+            t = d.token
+            d.api("GET", "/api/health")
+            d.api("GET", "/api/health?token=" + t)
+            d.api("GET", "/api/" + t)
+            d.api("GET", "/api/health", token=t + "x")
+            d.api("GET", "/api/health", headers={"X-Api-Key": t})
+            d.api("POST", "/api/session", {"token": t}, token=None)
+            d.api("POST", "/api/session", {"token": t[:-2]}, token=None)
+            d.api("POST", "/api/_test/publish", {"type": "echo", "data": {"note": "token " + t, "api_token": t}})
+            d.api("POST", "/api/_test/http", {"url": "http://%s/api/health?k=%s" % (d.addr, t), "service": "self",
+                                              "max_retries": 0})
+            d.wait_event("http.request", timeout=5)
+        finally:
+            self.assertEqual(d.stop(), 0)
+        out = "\n".join(d.lines) + "\n" + d.stderr()
+        self.assertGreater(len(d.log_events("http.request")), 3)  # debug lines were written
+        self.assertNotIn(t, out)
+        self.assertIn("[REDACTED]", out)
+
+
+class Metrics(unittest.TestCase):
+    def test_prometheus_families(self):
+        d = Frugald(env=dict(HARNESS_ENV, FRUGAL_TEST_ENDPOINTS="1"))
+        try:
+            # One outgoing call so the client's per-service series exist
+            # (our own health endpoint without a token: a 401, not retried).
+            st, res, _ = d.api("POST", "/api/_test/http",
+                               {"url": "http://%s/api/health" % d.addr, "service": "probe", "max_retries": 2})
+            self.assertEqual(st, 200)
+            self.assertEqual(res["status"], 401)
+            self.assertEqual(res["err"], "EHTTP")
+            self.assertEqual(res["attempts"], 1)
+            deadline = time.time() + 10
+            text = ""
+            while time.time() < deadline:
+                st, text, _ = d.api("GET", "/metrics")
+                if "frugal_loop_lag_ms" in text:
+                    break
+                time.sleep(0.2)
+        finally:
+            self.assertEqual(d.stop(), 0)
+        families = {}
+        for line in text.splitlines():
+            m = re.match(r"# TYPE (\S+) (counter|gauge)$", line)
+            if m:
+                families[m.group(1)] = m.group(2)
+                continue
+            if line.startswith("#") or not line:
+                continue
+            m = re.match(r"([a-z_:][a-z0-9_:]*)(\{[^}]*\})? (-?[0-9.e+-]+|NaN)$", line)
+            self.assertIsNotNone(m, "not Prometheus text: %r" % line)
+            self.assertIn(m.group(1), families, "sample before its # TYPE: %r" % line)
+        for fam in ("frugal_loop_lag_ms", "frugal_http_requests_total", "frugal_http_in_flight",
+                    "frugal_http_errors_total", "frugal_http_client_sockets", "frugal_http_client_queued",
+                    "frugal_feed_clients", "frugal_store_map_bytes", "frugal_store_used_bytes",
+                    "frugal_http_server_connections", "frugal_uptime_seconds"):
+            self.assertIn(fam, families, fam)
+        self.assertIn('frugal_http_requests_total{service="probe"} 1', text)
+        self.assertIn('frugal_http_in_flight{service="probe"} 0', text)
+        self.assertEqual(families["frugal_http_requests_total"], "counter")
+        self.assertEqual(families["frugal_loop_lag_ms"], "gauge")
+
+
+if __name__ == "__main__":
+    run_tests()
