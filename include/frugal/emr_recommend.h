@@ -2,9 +2,8 @@
  *
  *   requirement  vCPU   = current vCPU   x cpu sizing_p95 / 100 x headroom
  *                memory = current memory x mem sizing_p95 / 100 x headroom
- *                (CPU-only analysis: memory scales like CPU, i.e. the
- *                current GiB per vCPU is kept; flagged mem_assumed)
- *                (at least 1 vCPU)
+ *                (at least 1 vCPU; CPU-only analysis: memory = required
+ *                vCPU x the current GiB per vCPU, flagged mem_assumed)
  *   a candidate  EMR-supported, not metal, meets both requirements.
  *
  *   Same Family        the status's size steps in the current family (-2,

@@ -182,11 +182,12 @@ int fr_emr_recommend(const fr_emr_prices *p, const fr_emr_analysis *a, const fr_
     out->od_share = opts->od_share;
 
     const fr_emr_itype *cur = out->current;
-    double cpu_frac = a->cpu.sizing_p95 / 100.0;
-    double mem_frac = a->cpu_only ? cpu_frac : a->mem.sizing_p95 / 100.0;
+    out->req_vcpu = FR_MAX(1.0, (double)cur->vcpu * a->cpu.sizing_p95 / 100.0 * th->headroom);
     out->mem_assumed = a->cpu_only;
-    out->req_vcpu = FR_MAX(1.0, (double)cur->vcpu * cpu_frac * th->headroom);
-    out->req_mem_gib = cur->memory_gib * mem_frac * th->headroom;
+    if (a->cpu_only) /* no memory data: keep today's GiB per vCPU */
+        out->req_mem_gib = out->req_vcpu * cur->memory_gib / (double)cur->vcpu;
+    else
+        out->req_mem_gib = cur->memory_gib * a->mem.sizing_p95 / 100.0 * th->headroom;
 
     ctx c = {p, opts, cur, out->req_vcpu, out->req_mem_gib, &out->price_flags};
     /* the current type priced as the cluster named it (spot lookups by that name) */
