@@ -244,12 +244,6 @@ static void on_http_closed(void *arg)
     fr_app *a = arg;
     a->http = NULL;
     a->http_closed = 1;
-    size_t n = 0; /* modules stop in reverse start order */
-    while (fr_modules[n])
-        n++;
-    while (n-- > 0)
-        if (fr_modules[n]->stop)
-            fr_modules[n]->stop(a);
     if (a->feed)
         fr_feed_free(a->feed);
     a->feed = NULL;
@@ -262,6 +256,15 @@ static void on_web_closed(void *arg)
 {
     fr_app *a = arg;
     a->web_closed = 1;
+    /* Modules stop (in reverse start order) while the HTTP client still
+     * exists: stopping cancels their calls, and fr_http_close() frees every
+     * request it still holds, so a cancel after it would touch freed memory. */
+    size_t n = 0;
+    while (fr_modules[n])
+        n++;
+    while (n-- > 0)
+        if (fr_modules[n]->stop)
+            fr_modules[n]->stop(a);
     if (a->http)
         fr_http_close(a->http, on_http_closed, a);
     else
