@@ -973,6 +973,253 @@ static void test_call_cancel(void **state)
     assert_int_equal(never, 0);
 }
 
+
+/* ---- limits, errors and streaming ---- */
+
+static void misc_handler(ts_server *s, ts_req *r, const ts_req_info *in, void *arg)
+{
+    (void)arg;
+    if (strcmp(in->path, "/big") == 0) {
+        size_t n = 64 * 1024;
+        char *b = malloc(n);
+        memset(b, 'b', n);
+        ts_respond(r, 200, NULL, b, n);
+        free(b);
+    } else if (strcmp(in->path, "/missing") == 0) {
+        ts_respond(r, 404, NULL, "{\"error\":\"nope\"}", 16);
+    } else if (strcmp(in->path, "/multi") == 0) {
+        ts_respond(r, 200, "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Empty:\r\n", "m", 1);
+    } else {
+        char hdrs[128];
+        snprintf(hdrs, sizeof(hdrs), "X-Method: %s\r\nX-Body-Len: %zu\r\n", in->method, in->body_len);
+        ts_respond(r, 200, hdrs, in->body, in->body_len);
+    }
+}
+
+struct sink {
+    size_t bytes;
+    int chunks;
+};
+
+static int sink_data(const char *data, size_t len, void *arg)
+{
+    struct sink *k = arg;
+    (void)data;
+    k->bytes += len;
+    k->chunks++;
+    return 0;
+}
+
+struct full {
+    int done;
+    int err;
+    long status;
+    size_t body_len;
+    char body[64];
+    char method[16], blen[16];
+    int cookies;
+};
+
+static void full_cb(const fr_http_resp *resp, void *arg)
+{
+    struct full *f = arg;
+    f->done++;
+    f->err = resp->err;
+    f->status = resp->status;
+    f->body_len = resp->body_len;
+    fr_strlcpy(f->body, resp->body, sizeof(f->body));
+    const char *m = fr_http_resp_header(resp, "x-method"), *b = fr_http_resp_header(resp, "x-body-len");
+    fr_strlcpy(f->method, m ? m : "", sizeof(f->method));
+    fr_strlcpy(f->blen, b ? b : "", sizeof(f->blen));
+    for (size_t i = 0; i < resp->nheaders; i++)
+        if (strcmp(resp->headers[i].name, "set-cookie") == 0)
+            f->cookies++;
+}
+
+static void test_limits_errors_streaming(void **state)
+{
+    (void)state;
+    fr_http_config cfg;
+    fr_http_config_defaults(&cfg);
+    cfg.max_response = 16 * 1024;
+    env e;
+    env_init(&e, misc_handler, NULL, &cfg);
+    char big[96], missing[96], multi[96], echo[96];
+    snprintf(big, sizeof(big), "%s/big", e.base);
+    snprintf(missing, sizeof(missing), "%s/missing", e.base);
+    snprintf(multi, sizeof(multi), "%s/multi", e.base);
+    snprintf(echo, sizeof(echo), "%s/echo", e.base);
+    int n = 0;
+    /* A body past max_response fails with E2BIG, and is not retried. */
+    struct full f1 = {0};
+    fr_http_opts o1 = {.url = big};
+    assert_int_equal(fr_http_send(e.http, &o1, full_cb, &f1, NULL), 0);
+    /* Streamed, the same body is fine: the sink sees every byte. */
+    struct sink k = {0};
+    struct full f2 = {0};
+    fr_http_opts o2 = {.url = big, .on_data = sink_data, .data_arg = &k};
+    assert_int_equal(fr_http_send(e.http, &o2, full_cb, &f2, NULL), 0);
+    /* Error bodies are buffered even when streaming, so they can be parsed. */
+    struct sink k3 = {0};
+    struct full f3 = {0};
+    fr_http_opts o3 = {.url = missing, .on_data = sink_data, .data_arg = &k3};
+    assert_int_equal(fr_http_send(e.http, &o3, full_cb, &f3, NULL), 0);
+    /* Repeated headers are all kept. */
+    struct full f4 = {0};
+    fr_http_opts o4 = {.url = multi};
+    assert_int_equal(fr_http_send(e.http, &o4, full_cb, &f4, NULL), 0);
+    /* Methods and bodies. */
+    struct full f5 = {0}, f6 = {0}, f7 = {0};
+    fr_http_opts o5 = {.method = "DELETE", .url = echo, .body = "abc", .body_len = 3};
+    fr_http_opts o6 = {.method = "PUT", .url = echo, .body = "", .body_len = 0};
+    fr_http_opts o7 = {.method = "HEAD", .url = echo};
+    assert_int_equal(fr_http_send(e.http, &o5, full_cb, &f5, NULL), 0);
+    assert_int_equal(fr_http_send(e.http, &o6, full_cb, &f6, NULL), 0);
+    assert_int_equal(fr_http_send(e.http, &o7, full_cb, &f7, NULL), 0);
+    while (f1.done + f2.done + f3.done + f4.done + f5.done + f6.done + f7.done < 7 && n++ < 1000)
+        run_for(&e, 5);
+    assert_int_equal(f1.err, -E2BIG);
+    assert_int_equal(f2.err, 0);
+    assert_int_equal(f2.status, 200);
+    assert_int_equal(k.bytes, 64 * 1024);
+    assert_int_equal(f2.body_len, 0);
+    assert_int_equal(f3.err, 0);
+    assert_int_equal(f3.status, 404);
+    assert_int_equal(k3.bytes, 0);
+    assert_string_equal(f3.body, "{\"error\":\"nope\"}");
+    assert_int_equal(f4.cookies, 2);
+    assert_string_equal(f5.method, "DELETE");
+    assert_string_equal(f5.blen, "3");
+    assert_string_equal(f5.body, "abc");
+    assert_string_equal(f6.method, "PUT");
+    assert_string_equal(f6.blen, "0");
+    assert_string_equal(f7.method, "HEAD");
+    assert_int_equal(f7.body_len, 0);
+    assert_int_equal(f7.status, 200);
+
+    /* Through fr_call: E2BIG and 404 fail at once, no retry. */
+    static struct rcall rc1, rc2;
+    int ndone = 0;
+    memset(&rc1, 0, sizeof(rc1));
+    memset(&rc2, 0, sizeof(rc2));
+    fr_strlcpy(rc1.url, big, sizeof(rc1.url));
+    fr_strlcpy(rc2.url, missing, sizeof(rc2.url));
+    rc1.ndone = rc2.ndone = &ndone;
+    fr_call_spec spec = {.service = "misc", .policy = {5, 10, 3, 1000}, .build = rcall_build, .done = rcall_done};
+    spec.arg = &rc1;
+    assert_int_equal(fr_call_start(e.http, &e.loop, &spec, &rc1.call), 0);
+    spec.arg = &rc2;
+    assert_int_equal(fr_call_start(e.http, &e.loop, &spec, &rc2.call), 0);
+    assert_true(run_until(&e, &ndone, 2, 5000));
+    assert_int_equal(rc1.res.err, -E2BIG);
+    assert_int_equal(rc1.res.attempts, 1);
+    assert_int_equal(rc2.res.err, FR_EHTTP);
+    assert_int_equal(rc2.res.attempts, 1);
+    assert_int_equal(rc2.status, 404);
+    env_finish(&e);
+}
+
+static void test_refused_and_quota(void **state)
+{
+    (void)state;
+    static struct retry_srv rs;
+    memset(&rs, 0, sizeof(rs));
+    env e;
+    env_init(&e, retry_handler, &rs, NULL);
+    /* A port nobody listens on: connection refused, retried, then given up. */
+    uv_tcp_t probe;
+    struct sockaddr_in sa, got;
+    int len = sizeof(got);
+    uv_tcp_init(&e.loop, &probe);
+    uv_ip4_addr("127.0.0.1", 0, &sa);
+    assert_int_equal(uv_tcp_bind(&probe, (const struct sockaddr *)&sa, 0), 0);
+    uv_tcp_getsockname(&probe, (struct sockaddr *)&got, &len);
+    uv_close((uv_handle_t *)&probe, NULL); /* bound, never listening: the port refuses */
+    static struct rcall rc;
+    int ndone = 0;
+    memset(&rc, 0, sizeof(rc));
+    snprintf(rc.url, sizeof(rc.url), "http://127.0.0.1:%d/x", ntohs(got.sin_port));
+    rc.ndone = &ndone;
+    fr_call_spec spec = {.service = "refused", .policy = {5, 10, 2, 1000}, .build = rcall_build,
+                         .done = rcall_done, .arg = &rc};
+    assert_int_equal(fr_call_start(e.http, &e.loop, &spec, &rc.call), 0);
+    assert_true(run_until(&e, &ndone, 1, 10000));
+    assert_int_equal(rc.res.err, -ECONNREFUSED);
+    assert_int_equal(rc.res.attempts, 3);
+    assert_int_equal(rc.status, 0);
+
+    /* The retry quota: 10 units = two 503 retries, then the calls stop retrying. */
+    fr_retry_quota q;
+    fr_quota_init(&q, 10);
+    static struct rcall qc[3];
+    ndone = 0;
+    for (int i = 0; i < 3; i++) {
+        memset(&qc[i], 0, sizeof(qc[i]));
+        snprintf(qc[i].url, sizeof(qc[i].url), "%s/r/u/%d", e.base, i);
+        qc[i].ndone = &ndone;
+        fr_call_spec qs = {.service = "quota", .quota = &q, .policy = {5, 10, 5, 1000}, .build = rcall_build,
+                           .done = rcall_done, .arg = &qc[i]};
+        assert_int_equal(fr_call_start(e.http, &e.loop, &qs, &qc[i].call), 0);
+        assert_true(run_until(&e, &ndone, i + 1, 10000));
+    }
+    assert_int_equal(qc[0].res.err, FR_EQUOTA);
+    assert_int_equal(qc[0].res.attempts, 3);
+    assert_int_equal(qc[1].res.err, FR_EQUOTA);
+    assert_int_equal(qc[1].res.attempts, 1);
+    assert_int_equal(q.available, 0);
+    /* A success refunds. */
+    static struct rcall ok;
+    memset(&ok, 0, sizeof(ok));
+    snprintf(ok.url, sizeof(ok.url), "%s/r/ok/9", e.base);
+    ok.ndone = &ndone;
+    fr_call_spec oks = {.service = "quota", .quota = &q, .policy = {5, 10, 5, 1000}, .build = rcall_build,
+                        .done = rcall_done, .arg = &ok};
+    assert_int_equal(fr_call_start(e.http, &e.loop, &oks, &ok.call), 0);
+    assert_true(run_until(&e, &ndone, 4, 10000));
+    assert_int_equal(ok.res.err, 0);
+    assert_int_equal(q.available, FR_QUOTA_NO_RETRY_INCREMENT);
+    env_finish(&e);
+}
+
+struct self_cancel {
+    fr_call *call;
+    int done;
+    char url[96];
+};
+
+static int sc_build(void *arg, int attempt, fr_http_opts *o)
+{
+    struct self_cancel *s = arg;
+    (void)attempt;
+    o->url = s->url;
+    return 0;
+}
+
+static void sc_done(void *arg, const fr_http_resp *r, const fr_call_result *res)
+{
+    struct self_cancel *s = arg;
+    (void)r;
+    (void)res;
+    s->done++;
+    fr_call_cancel(s->call); /* inside done: a no-op, the call is freed after */
+}
+
+static void test_call_cancel_in_done(void **state)
+{
+    (void)state;
+    static struct retry_srv rs;
+    memset(&rs, 0, sizeof(rs));
+    env e;
+    env_init(&e, retry_handler, &rs, NULL);
+    struct self_cancel s = {0};
+    snprintf(s.url, sizeof(s.url), "%s/r/ok/0", e.base);
+    fr_call_spec spec = {.service = "self", .policy = {5, 10, 1, 1000}, .build = sc_build, .done = sc_done,
+                         .arg = &s};
+    assert_int_equal(fr_call_start(e.http, &e.loop, &spec, &s.call), 0);
+    assert_true(run_until(&e, &s.done, 1, 5000));
+    env_finish(&e);
+}
+
 int main(void)
 {
     fr_rand_init();
@@ -990,6 +1237,9 @@ int main(void)
         cmocka_unit_test(test_limiter_concurrency),
         cmocka_unit_test(test_http_cancel),
         cmocka_unit_test(test_call_cancel),
+        cmocka_unit_test(test_call_cancel_in_done),
+        cmocka_unit_test(test_limits_errors_streaming),
+        cmocka_unit_test(test_refused_and_quota),
     };
     int rc = cmocka_run_group_tests_name("http", tests, NULL, NULL);
     fr_metrics_free();
