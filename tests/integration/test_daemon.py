@@ -3,6 +3,7 @@ configuration errors, --print-config, secrets kept out of logs, /metrics."""
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -92,6 +93,23 @@ class Health(unittest.TestCase):
         self.assertEqual(result["r"][0], 503)  # answered, not dropped
         self.assertEqual(d.log_events("stopped")[0]["loop_close"], 0)
         self.assertTrue(d.log_events("shutdown.drain_timeout"))
+
+
+class Schema(unittest.TestCase):
+    @unittest.skipUnless(shutil.which("mdb_load"), "mdb_load (lmdb-utils) not installed")
+    def test_store_schema_mismatch_is_a_clear_error(self):
+        d = Frugald(env=HARNESS_ENV)
+        self.assertEqual(d.stop(), 0)
+        db = os.path.join(d.state_dir, "db")
+        r = subprocess.run(["mdb_load", "-T", "-s", "meta", db], input="schema_version\n999\n", text=True,
+                           capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = run_frugald(["--listen", "127.0.0.1:0", "--state-dir", d.state_dir], env={"FRUGAL_API_TOKEN": TOKEN})
+        self.assertEqual(r.returncode, 1)
+        self.assertIn('schema version "999"', r.stderr)
+        self.assertIn(db, r.stderr)
+        start_failed = [json.loads(line) for line in r.stdout.splitlines() if "start.failed" in line]
+        self.assertEqual(start_failed[0]["code"], "ESCHEMA")
 
 
 class Reload(unittest.TestCase):
