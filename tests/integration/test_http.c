@@ -415,14 +415,15 @@ static void test_retry_throttle_and_5xx(void **state)
             double g = gap_ms(&rs, i, n);
             sum += g;
             /* A gap is the drawn delay plus a round trip; slack for a loaded machine. */
-            assert_true(g <= ceil_ms[n] + 300);
+            assert_true(g <= ceil_ms[n] + 500);
             mean[n] += g / (NT + NU);
             minv[n] = g < minv[n] ? g : minv[n];
             maxv[n] = g > maxv[n] ? g : maxv[n];
         }
-        /* Timers never fire early: the server saw at least the drawn delays
-         * (minus the loop clock's coarseness). */
-        assert_true(sum + 3 * 15 >= (double)rc->res.backoff_ms);
+        /* Timers never fire early: the server saw at least the drawn delays,
+         * less how stale the loop clock was when each timer started (a
+         * process preempted on a loaded machine: up to tens of ms). */
+        assert_true(sum + 3 * 100 >= (double)rc->res.backoff_ms);
     }
     print_message("    backoff gaps (ms) mean/min/max: retry0 %.0f/%.0f/%.0f  retry1 %.0f/%.0f/%.0f  "
                   "retry2 %.0f/%.0f/%.0f\n",
@@ -458,12 +459,12 @@ static void test_retry_after(void **state)
     assert_int_equal(ra.res.attempts, 2);
     assert_int_equal(ra.res.throttles, 1);
     assert_true(ra.res.backoff_ms >= 1000);
-    assert_true(gap_ms(&rs, 0, 0) >= 1000 - 15);
+    assert_true(gap_ms(&rs, 0, 0) >= 1000 - 100); /* vs 10-20 ms without it */
     /* retry-after-ms on a 503. */
     assert_int_equal(ram.res.err, 0);
     assert_int_equal(ram.res.attempts, 2);
     assert_int_equal(ram.res.backoff_ms, 300);
-    assert_true(gap_ms(&rs, 1, 0) >= 300 - 15);
+    assert_true(gap_ms(&rs, 1, 0) >= 300 - 100);
     /* A server asking for longer than the cap is not retried at all. */
     assert_int_equal(cap.res.err, FR_ETHROTTLED);
     assert_int_equal(cap.res.attempts, 1);

@@ -161,7 +161,7 @@ class Feed(unittest.TestCase):
         pad = "y" * 1000
         published = []
         cut = False
-        for _ in range(400):
+        for _ in range(1500):
             first, last = self.publish("test.slow", 16, {"pad": pad})
             published.extend(range(first, last + 1))
             deadline = time.time() + 10
