@@ -38,6 +38,11 @@ class Proc:
         self.argv = list(argv)
         self.name = name or os.path.basename(argv[0])
         full_env = dict(os.environ)
+        # meson's test environment names our paths with FRUGAL_* variables;
+        # frugald rejects unknown FRUGAL_* names (typos must not pass), so
+        # children do not inherit them.
+        for k in ("FRUGAL_BUILD_ROOT", "FRUGAL_SOURCE_ROOT", "FRUGAL_SHARED_DATA"):
+            full_env.pop(k, None)
         if env:
             full_env.update({k: v for k, v in env.items() if v is not None})
             for k, v in env.items():

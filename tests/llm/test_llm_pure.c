@@ -214,7 +214,9 @@ static void test_urls(void **state)
     free(b);
     json_decref(j);
     az.model = "ignored";
-    b = fr_llm_body(&az, msgs, json_pack("[{s:s}]", "type", "function"), 100);
+    json_t *tools = json_pack("[{s:s}]", "type", "function");
+    b = fr_llm_body(&az, msgs, tools, 100);
+    json_decref(tools);
     j = json_loads(b, 0, NULL);
     assert_null(json_object_get(j, "model")); /* Azure names the deployment in the URL */
     assert_int_equal(json_array_size(json_object_get(j, "tools")), 1);
