@@ -171,7 +171,7 @@ int fr_aws_parse_url(const char *url, fr_aws_url *out)
         out->port = v;
     }
     const char *rest = p + auth_len;
-    if (*rest == '?' || *rest == '#')
+    if (strpbrk(rest, "?#"))
         return FR_ECONFIG;
     size_t rl = strlen(rest);
     while (rl && rest[rl - 1] == '/')
