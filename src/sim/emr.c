@@ -260,6 +260,48 @@ static int push_pending(pending_inst **p, size_t *n, size_t *cap, const char *it
     return 0;
 }
 
+int fr_sim_fleet_alloc(const json_t *fleet, fr_sim_alloc_fn emit, void *arg)
+{
+    json_t *cfgs = json_object_get(fleet, "InstanceTypeConfigs");
+    size_t nc = json_array_size(cfgs);
+    int64_t od = 0, sp = 0;
+    fr_sim_jint(fleet, "TargetOnDemandCapacity", &od);
+    fr_sim_jint(fleet, "TargetSpotCapacity", &sp);
+    if (!nc)
+        return 0;
+    /* on-demand: the first configuration (EMR's lowest-price choice among
+     * a few); spot: the configurations in turn until the target is met */
+    int64_t got = 0;
+    json_t *first = json_array_get(cfgs, 0);
+    while (got < od) {
+        int rc = emit(arg, fr_sim_jstr(first, "InstanceType"), false);
+        if (rc)
+            return rc;
+        got += fr_sim_cfg_weight(first);
+    }
+    got = 0;
+    for (size_t k = 0; got < sp; k++) {
+        json_t *cfg = json_array_get(cfgs, k % nc);
+        int rc = emit(arg, fr_sim_jstr(cfg, "InstanceType"), true);
+        if (rc)
+            return rc;
+        got += fr_sim_cfg_weight(cfg);
+    }
+    return 0;
+}
+
+struct emit_ctx {
+    pending_inst **pend;
+    size_t *np, *cap;
+    int role, coll;
+};
+
+static int fleet_emit(void *arg, const char *itype, bool spot)
+{
+    struct emit_ctx *x = arg;
+    return push_pending(x->pend, x->np, x->cap, itype ? itype : "", x->role, x->coll, spot);
+}
+
 static void set_fail(fr_sim_cluster *c, const char *code, const char *msg)
 {
     if (c->fail_start)
@@ -332,32 +374,22 @@ static int build_fleets(fr_sim_emr *e, fr_sim_cluster *c, const json_t *fleets, 
         fr_strlcpy(co->name, nm ? nm : role == FR_SIM_MASTER ? "Master" : role == FR_SIM_CORE ? "Core" : "Task",
                    sizeof(co->name));
         fr_sim_id_emr(co->id, sizeof(co->id), "if-", next_id(e, 'f'));
-        /* on-demand: the first configuration (lowest price, as EMR's
-         * default strategy picks among few); spot: spread over the
-         * configurations in turn until the target is reached */
-        int got = 0;
-        json_t *first = json_array_get(cfgs, 0);
-        while (got < co->target_od) {
-            int rc = push_pending(pend, np, cap, fr_sim_jstr(first, "InstanceType"), role, (int)c->ncolls, false);
-            if (rc) {
-                snprintf(err, errlen, "Too many instances requested.");
-                return rc;
-            }
-            got += fr_sim_cfg_weight(first);
+        size_t first = *np;
+        int rc = fr_sim_fleet_alloc(f, fleet_emit, &(struct emit_ctx){pend, np, cap, role, (int)c->ncolls});
+        if (rc) {
+            snprintf(err, errlen, "Too many instances requested.");
+            return rc;
         }
-        co->prov_od = got;
-        got = 0;
-        size_t k = 0;
-        while (got < co->target_spot) {
-            json_t *cfg = json_array_get(cfgs, k++ % nc);
-            int rc = push_pending(pend, np, cap, fr_sim_jstr(cfg, "InstanceType"), role, (int)c->ncolls, true);
-            if (rc) {
-                snprintf(err, errlen, "Too many instances requested.");
-                return rc;
-            }
-            got += fr_sim_cfg_weight(cfg);
+        for (size_t k = first; k < *np; k++) {
+            const json_t *cfg = NULL;
+            for (size_t x = 0; x < nc && !cfg; x++)
+                if (!strcmp(fr_sim_jstr(json_array_get(cfgs, x), "InstanceType"), (*pend)[k].itype))
+                    cfg = json_array_get(cfgs, x);
+            if ((*pend)[k].spot)
+                co->prov_spot += fr_sim_cfg_weight(cfg);
+            else
+                co->prov_od += fr_sim_cfg_weight(cfg);
         }
-        co->prov_spot = got;
         c->ncolls++;
     }
     if (!seen[FR_SIM_MASTER]) {
@@ -996,4 +1028,47 @@ const char *fr_sim_inst_state(const fr_sim_inst *i, int64_t now)
     default:
         return "RUNNING";
     }
+}
+
+struct cap_ctx {
+    const fr_sim_catalog *cat;
+    int vcpu;
+    double mem;
+};
+
+static int cap_emit(void *arg, const char *itype, bool spot)
+{
+    struct cap_ctx *x = arg;
+    const fr_sim_itype *t = fr_sim_catalog_find(x->cat, itype);
+    (void)spot;
+    if (t) {
+        x->vcpu += t->vcpu;
+        x->mem += t->mem_gib;
+    }
+    return 0;
+}
+
+int fr_sim_instances_capacity(const fr_sim_catalog *cat, const json_t *instances, int *vcpu, double *mem_gib)
+{
+    struct cap_ctx work = {cat, 0, 0}, master = {cat, 0, 0};
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(instances, "InstanceFleets"), i, f)
+    {
+        int role = fr_sim_role_parse(fr_sim_jstr(f, "InstanceFleetType"));
+        fr_sim_fleet_alloc(f, cap_emit, role == FR_SIM_MASTER ? &master : &work);
+    }
+    json_array_foreach(json_object_get(instances, "InstanceGroups"), i, f)
+    {
+        int role = fr_sim_role_parse(fr_sim_jstr(f, "InstanceRole"));
+        int64_t n = 0;
+        fr_sim_jint(f, "InstanceCount", &n);
+        for (int64_t k = 0; k < n && k < 1000; k++)
+            cap_emit(role == FR_SIM_MASTER ? &master : &work, fr_sim_jstr(f, "InstanceType"), false);
+    }
+    if (work.vcpu == 0)
+        work = master;
+    *vcpu = work.vcpu > 0 ? work.vcpu : 1;
+    *mem_gib = work.mem > 0 ? work.mem : 1;
+    return 0;
 }

@@ -197,6 +197,14 @@ int64_t fr_sim_step_duration_ms(const fr_sim_cluster *c, const fr_sim_work *w, c
 void fr_sim_cluster_capacity(const fr_sim_cluster *c, const fr_sim_catalog *cat, int *vcpu, double *mem_gib);
 double fr_sim_cluster_normalized_hours(const fr_sim_cluster *c, int64_t now);
 
+/* The instances a fleet gets: emit(arg, type, spot) once per instance, in
+ * the order EMR provisions them (shared with the world generator). */
+typedef int (*fr_sim_alloc_fn)(void *arg, const char *itype, bool spot);
+int fr_sim_fleet_alloc(const json_t *fleet, fr_sim_alloc_fn emit, void *arg);
+/* vCPU and memory of the CORE+TASK instances a RunJobFlow Instances
+ * object asks for (MASTER when there are none). */
+int fr_sim_instances_capacity(const fr_sim_catalog *cat, const json_t *instances, int *vcpu, double *mem_gib);
+
 /* WeightedCapacity of an InstanceTypeConfig (default 1). */
 int fr_sim_cfg_weight(const json_t *cfg);
 

@@ -76,7 +76,7 @@ double fr_sim_profile_value(const fr_sim_profile *p, const fr_sim_traces *tr, ui
     uint64_t ms = fr_sim_mix64(inst_seed ^ (mem ? 0x6d656dULL : 0x637075ULL));
     uint64_t gs = fr_sim_mix64(group_seed ^ (mem ? 0x6d656dULL : 0x637075ULL));
     /* each instance of a group sits a little above or below the group */
-    double L = level * (1.0 + 0.06 * white(ms, 0, 0xabc));
+    double L = level * (1.0 + 0.03 * white(ms, 0, 0xabc));
     double v;
     switch (p->shape) {
     case FR_SIM_SHAPE_DIURNAL: {
