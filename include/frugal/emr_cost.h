@@ -32,6 +32,7 @@ typedef struct fr_emr_prices {
     double uplift;      /* EMR charge as a fraction of on-demand (emr.uplift, 0.25) */
     fr_emr_spot_fn spot; /* may be NULL: catalog estimate for every type */
     void *spot_arg;
+    const char *region;  /* NULL or "us-east-1": catalog prices; other regions: flagged estimate */
 } fr_emr_prices;
 
 /* Where a price came from (bits). */
@@ -39,6 +40,7 @@ enum {
     FR_EMR_PRICE_SPOT_ESTIMATED = 1 << 0, /* no recent spot price: catalog estimate */
     FR_EMR_PRICE_TYPE_APPROX = 1 << 1,    /* unknown type priced as its closest known */
     FR_EMR_PRICE_SPOT_UNKNOWN = 1 << 2,   /* no spot data at all: spot = on-demand */
+    FR_EMR_PRICE_REGION_ESTIMATE = 1 << 3, /* on-demand prices are us-east-1's, the cluster runs elsewhere */
 };
 
 /* $/h of one instance of `type` in `market`, uplift included. FR_ENOTFOUND
@@ -88,6 +90,7 @@ typedef struct fr_emr_cost {
     bool history_assumed;                 /* no history given: the analysed run only */
     double runs_per_month;
     double old_monthly, new_monthly, monthly_savings;
+    double monthly_savings_by_node[FR_EMR_NODE__COUNT];
     double test_hours;                    /* min(runtime, auto-terminate) */
     double test_cost;                     /* new hourly total x test_hours */
     int64_t test_instances;

@@ -20,6 +20,8 @@ int fr_emr_hourly(const fr_emr_prices *p, const char *type, fr_emr_market market
         return FR_ENOTFOUND;
     if (m != FR_EMR_MATCH_EXACT)
         f |= FR_EMR_PRICE_TYPE_APPROX;
+    if (p->region && *p->region && strcmp(p->region, "us-east-1") != 0)
+        f |= FR_EMR_PRICE_REGION_ESTIMATE;
     double od = t->ondemand;
     double base = od;
     if (market == FR_EMR_MARKET_SPOT) {
@@ -114,6 +116,8 @@ int fr_emr_cost_compute(const fr_emr_prices *p, const fr_emr_cost_input *in, fr_
     out->old_monthly = out->old_hourly_total * out->hours_in_window * scale;
     out->new_monthly = out->new_hourly_total * out->hours_in_window * scale;
     out->monthly_savings = out->old_monthly - out->new_monthly;
+    for (int k = 0; k < FR_EMR_NODE__COUNT; k++)
+        out->monthly_savings_by_node[k] = (out->old_hourly[k] - out->new_hourly[k]) * out->hours_in_window * scale;
 
     out->test_hours = out->runtime_h;
     if (in->auto_terminate_minutes > 0)
@@ -166,6 +170,7 @@ json_t *fr_emr_cost_to_json(const fr_emr_cost *c)
                                   fr_emr_json_num(c->old_monthly, 2), "new", fr_emr_json_num(c->new_monthly, 2),
                                   "savings", fr_emr_json_num(c->monthly_savings, 2), "history_assumed",
                                   c->history_assumed));
+    json_object_set_new(json_object_get(o, "monthly"), "savings_by_node", per_node(c->monthly_savings_by_node));
     json_object_set_new(o, "test",
                         json_pack("{s:o, s:o, s:I, s:b, s:o, s:b, s:I}", "hours", fr_emr_json_num(c->test_hours, 3),
                                   "cost", fr_emr_json_num(c->test_cost, 2), "instances", (json_int_t)c->test_instances,
@@ -185,6 +190,8 @@ json_t *fr_emr_cost_to_json(const fr_emr_cost *c)
         json_array_append_new(w, json_string("spot_price_unknown"));
     if (c->price_flags & FR_EMR_PRICE_TYPE_APPROX)
         json_array_append_new(w, json_string("type_price_approximate"));
+    if (c->price_flags & FR_EMR_PRICE_REGION_ESTIMATE)
+        json_array_append_new(w, json_string("prices_from_us_east_1"));
     json_object_set_new(o, "warnings", w);
     return o;
 }
