@@ -34,7 +34,9 @@ PROBE = os.path.join(frugaltest.BUILD_ROOT, "tests", "aws", "aws-probe")
 
 
 def clean_env(extra=None, home=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # no AWS_* from the machine, and none of meson's FRUGAL_* path variables
+    # (frugal rejects unknown FRUGAL_* names)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("FRUGAL_")}
     env["HOME"] = home or tempfile.mkdtemp(prefix="aws-home-")
     env.pop("PROBE_LOG", None)
     for k, v in (extra or {}).items():
@@ -199,9 +201,11 @@ class AwsStub:
         self.log = []
         self.faults = {}  # op -> list of Reply/strings consumed one per call
         self.pages = {}
-        self.imds = {"role": "frugal-role", "v2": True, "lifetime": 3600, "hang": False, "fail": 0}
-        self.container = {"path": "/creds/abc", "token": None, "lifetime": 3600, "fail": 0}
-        self.web_identity = {"token": None, "lifetime": 3600}
+        # "lifetimes": validity of the next credentials issued, one per fetch,
+        # then "lifetime"
+        self.imds = {"role": "frugal-role", "v2": True, "lifetime": 3600, "lifetimes": [], "hang": False, "fail": 0}
+        self.container = {"path": "/creds/abc", "token": None, "lifetime": 3600, "lifetimes": [], "fail": 0}
+        self.web_identity = {"token": None, "lifetime": 3600, "lifetimes": []}
         self.cred_fetches = {"imds": 0, "container": 0, "sts": 0, "imds_token": 0}
         stub = self
 
@@ -266,6 +270,10 @@ class AwsStub:
     def add_key(self, akid, secret, token=None, expires=None):
         with self.lock:
             self.keys[akid] = {"secret": secret, "token": token, "expires": expires}
+
+    def lifetime(self, conf):
+        with self.lock:
+            return conf["lifetimes"].pop(0) if conf["lifetimes"] else conf["lifetime"]
 
     def issue(self, lifetime, prefix="ASIA"):
         akid = prefix + secrets.token_hex(8).upper()
@@ -404,7 +412,7 @@ class AwsStub:
         if h.path == base + self.imds["role"]:
             with self.lock:
                 self.cred_fetches["imds"] += 1
-            c = self.issue(self.imds["lifetime"])
+            c = self.issue(self.lifetime(self.imds))
             c.update({"Code": "Success", "LastUpdated": iso(time.time()), "Type": "AWS-HMAC"})
             return Reply(200, json.dumps(c, indent=2))
         return Reply(404, "")
@@ -418,7 +426,7 @@ class AwsStub:
             return Reply(403, json.dumps({"code": "AccessDenied"}))
         with self.lock:
             self.cred_fetches["container"] += 1
-        c = self.issue(self.container["lifetime"])
+        c = self.issue(self.lifetime(self.container))
         return Reply(200, json.dumps(c))
 
     # ---- services
@@ -521,7 +529,7 @@ class AwsStub:
             return error_reply("sts", "InvalidIdentityToken", "token rejected")
         with self.lock:
             self.cred_fetches["sts"] += 1
-        c = self.issue(self.web_identity["lifetime"])
+        c = self.issue(self.lifetime(self.web_identity))
         return Reply(200, '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
                      '<AssumeRoleWithWebIdentityResult><SubjectFromWebIdentityToken>sub</SubjectFromWebIdentityToken>'
                      '<AssumedRoleUser><Arn>%s/%s</Arn><AssumedRoleId>AROA:%s</AssumedRoleId></AssumedRoleUser>'
