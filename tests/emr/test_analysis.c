@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "frugal/config.h"
 #include "frugal/emr_analysis.h"
 #include "frugal/err.h"
 
@@ -456,6 +457,20 @@ static void test_constant_and_profile(void **state)
     assert_int_equal(fr_emr_classify(69.9, 79.9, &th), FR_EMR_STATUS_RIGHT_SIZED);
     assert_int_equal(fr_emr_classify(70, 75, &th), FR_EMR_STATUS_UNDERSIZED);
     assert_int_equal(fr_emr_classify(40, 85, &th), FR_EMR_STATUS_UNDERSIZED);
+    /* the thresholds come from fr_config ([emr] keys, seed defaults) */
+    fr_config cfg;
+    fr_config_init(&cfg);
+    fr_emr_thresholds fc;
+    fr_emr_thresholds_from_config(&fc, &cfg);
+    assert_memory_equal(&fc, &th, sizeof(th));
+    char err[128];
+    assert_int_equal(fr_config_set(&cfg, "emr.heavy_avg", "30", err, sizeof(err)), 0);
+    assert_int_equal(fr_config_set(&cfg, "emr.sustained_window", "10m", err, sizeof(err)), 0);
+    fr_emr_thresholds_from_config(&fc, &cfg);
+    assert_true(fc.heavy_avg == 30);
+    assert_int_equal(fc.sustained_window_ms, 600000);
+    assert_int_equal(fr_emr_classify(27, 30, &fc), FR_EMR_STATUS_HEAVILY_OVERSIZED);
+    fr_config_free(&cfg);
     assert_int_equal(fr_emr_status_steps(FR_EMR_STATUS_HEAVILY_OVERSIZED), -2);
     assert_int_equal(fr_emr_status_steps(FR_EMR_STATUS_UNDERSIZED), 1);
 }

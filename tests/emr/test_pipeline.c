@@ -199,7 +199,7 @@ static void test_compare(void **state)
     near(c.new_cost, 3.94614 * 2.1, 1e-9);
     assert_true(c.recommend);
     assert_false(c.slower);
-    assert_non_null(strstr(c.verdict, "adopt"));
+    assert_string_equal(c.verdict, "adopt: 54.3% cheaper, runtime +5.0%");
     json_t *j = fr_emr_comparison_to_json(&c, steps, 2);
     near(json_real_value(json_object_get(json_array_get(json_object_get(j, "steps"), 0), "delta_pct")), 5, 1e-9);
     json_decref(j);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "frugal/config.h"
 #include "frugal/emr_workflow.h"
 #include "frugal/err.h"
 #include "frugal/str.h"
@@ -456,6 +457,15 @@ static void test_random_walks(void **state)
 
 static void test_revert_decide_and_payload(void **state)
 {
+    fr_config cfg;
+    fr_config_init(&cfg);
+    fr_emr_wf_opts o;
+    fr_emr_wf_opts_from_config(&o, &cfg);
+    assert_int_equal(o.wait_timeout_ms, 45 * 60000);
+    assert_int_equal(o.steps_timeout_ms, 100 * 60000);
+    assert_int_equal(o.retry_delay_ms, 5000);
+    fr_config_free(&cfg);
+
     /* frugal wrote Version 8 over 7 */
     assert_int_equal(fr_emr_revert_decide(7, "orig", "new", 8, 8, "new"), FR_EMR_REVERT_RESTORE);
     assert_int_equal(fr_emr_revert_decide(7, "orig", "new", 8, 9, "other"), FR_EMR_REVERT_CONFLICT);
