@@ -34,7 +34,10 @@
  *  - The result is checked: it parses (and jansson agrees), the top-level
  *    keys are the same in the same order, a fresh inspection finds exactly
  *    the expected types and unchanged capacities, and its size fits the
- *    parameter's tier (4096 bytes Standard, 8192 Advanced; FR_ELIMIT). */
+ *    parameter's tier (4096 bytes Standard, 8192 Advanced; FR_ELIMIT; bytes,
+ *    which is conservative for multi-byte characters).
+ *  - Duplicate keys in any object frugal reads are refused at inspection
+ *    (FR_EPARSE): parsers disagree on which one wins. */
 #ifndef FRUGAL_EMR_PARAM_H
 #define FRUGAL_EMR_PARAM_H
 
@@ -48,7 +51,7 @@
 #include "frugal/emr_cost.h"
 #include "frugal/emr_types.h"
 
-#define FR_EMR_MAX_SLOTS 16 /* InstanceTypeConfigs per fleet / groups per role */
+#define FR_EMR_MAX_SLOTS 48 /* InstanceTypeConfigs per fleet (EMR: 30) / groups per role (EMR: 48 TASK) */
 
 typedef enum { FR_EMR_TIER_STANDARD = 0, FR_EMR_TIER_ADVANCED } fr_emr_tier;
 

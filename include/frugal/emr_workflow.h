@@ -155,6 +155,7 @@ typedef struct fr_emr_wf_opts {
     int max_attempts;         /* revert / terminate attempts before giving up (5) */
     int64_t retry_delay_ms;   /* first retry delay, doubling (emr.poll_initial) */
     int64_t clock_skew_ms;    /* created_after = invoke time - this (60 s) */
+    int64_t auto_terminate_ms; /* emr.auto_terminate_minutes: Phase 2 never waits past invoke + this (0: no cap) */
 } fr_emr_wf_opts;
 
 void fr_emr_wf_opts_from_config(fr_emr_wf_opts *o, const fr_config *c);

@@ -235,6 +235,26 @@ static int parse_graviton(const view *v, fr_emr_param_info *info, char *err, siz
     return 0;
 }
 
+/* Refuses an object with a key written twice. */
+static int check_dups(const js_doc *d, int obj, const char *where, char *err, size_t errlen)
+{
+    fr_buf b = FR_BUF_INIT;
+    int rc = 0;
+    for (int c = d->n[obj].first_child; c >= 0 && !rc; c = d->n[c].next_sibling) {
+        const js_node *k = &d->n[d->n[c].key];
+        if (js_string_decode(d->text, k->start, k->end, &b, NULL) != 0 || fr_buf_putc(&b, '\0') != 0) {
+            rc = -ENOMEM;
+            break;
+        }
+        int cnt;
+        js_member(d, obj, b.data, &cnt);
+        if (cnt > 1)
+            rc = set_err(err, errlen, "%s: key \"%s\" appears %d times", where, b.data, cnt);
+    }
+    fr_buf_free(&b);
+    return rc;
+}
+
 /* InstanceType of an object (a config or a group) into slot. */
 static int parse_type(const view *v, int obj, fr_emr_slot *slot, const char *where, char *err, size_t errlen)
 {
@@ -272,8 +292,11 @@ static int parse_fleets(const view *v, int arr, fr_emr_param_info *info, char *e
         snprintf(where, sizeof(where), "InstanceFleets[%d]", idx);
         if (d->n[f].type != JS_OBJECT)
             return set_err(err, errlen, "%s is not an object", where);
+        int rc = check_dups(d, f, where, err, errlen);
+        if (rc)
+            return rc;
         fr_emr_node node;
-        int rc = parse_role(d, f, "InstanceFleetType", &node, where, err, errlen);
+        rc = parse_role(d, f, "InstanceFleetType", &node, where, err, errlen);
         if (rc)
             return rc;
         fr_emr_node_cfg *c = &info->node[node];
@@ -299,6 +322,9 @@ static int parse_fleets(const view *v, int arr, fr_emr_param_info *info, char *e
             snprintf(w2, sizeof(w2), "%s (%s): InstanceTypeConfigs[%d]", where, fr_emr_node_name(node), k);
             if (d->n[e].type != JS_OBJECT)
                 return set_err(err, errlen, "%s is not an object", w2);
+            rc = check_dups(d, e, w2, err, errlen);
+            if (rc)
+                return rc;
             if (c->n_slots == FR_EMR_MAX_SLOTS)
                 return set_err(err, errlen, "%s: more than %d configs", where, FR_EMR_MAX_SLOTS);
             fr_emr_slot *s = &c->slots[c->n_slots++];
@@ -328,8 +354,11 @@ static int parse_groups(const view *v, int arr, fr_emr_param_info *info, char *e
         snprintf(where, sizeof(where), "InstanceGroups[%d]", idx);
         if (d->n[g].type != JS_OBJECT)
             return set_err(err, errlen, "%s is not an object", where);
+        int rc = check_dups(d, g, where, err, errlen);
+        if (rc)
+            return rc;
         fr_emr_node node;
-        int rc = parse_role(d, g, "InstanceRole", &node, where, err, errlen);
+        rc = parse_role(d, g, "InstanceRole", &node, where, err, errlen);
         if (rc)
             return rc;
         fr_emr_node_cfg *c = &info->node[node];
@@ -378,11 +407,11 @@ static int inspect_view(const char *text, size_t len, view *v, fr_emr_param_info
     if (rc)
         return rc;
     const js_doc *d = v->idoc;
-    int fc, gc;
-    int fl = js_member(d, v->inst, "InstanceFleets", &fc);
-    int gr = js_member(d, v->inst, "InstanceGroups", &gc);
-    if (fc > 1 || gc > 1)
-        return set_err(err, errlen, "Instances: \"%s\" appears twice", fc > 1 ? "InstanceFleets" : "InstanceGroups");
+    rc = check_dups(d, v->inst, "Instances", err, errlen);
+    if (rc)
+        return rc;
+    int fl = js_member(d, v->inst, "InstanceFleets", NULL);
+    int gr = js_member(d, v->inst, "InstanceGroups", NULL);
     if (fl >= 0 && gr >= 0)
         return set_err(err, errlen, "Instances has both \"InstanceFleets\" and \"InstanceGroups\"");
     if (fl < 0 && gr < 0)

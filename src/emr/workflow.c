@@ -66,6 +66,7 @@ void fr_emr_wf_opts_from_config(fr_emr_wf_opts *o, const fr_config *c)
     o->max_attempts = 5;
     o->retry_delay_ms = (int64_t)c->emr_poll_initial_ms;
     o->clock_skew_ms = 60000;
+    o->auto_terminate_ms = c->emr_auto_terminate_minutes * 60000;
 }
 
 /* ---- helpers ---- */
@@ -442,6 +443,10 @@ int fr_emr_wf_next(const fr_emr_wf *cur, const fr_emr_wf_event *ev, fr_emr_wf *n
         if (ev->type == FR_EMR_EV_STEPS_SUBMITTED) {
             w.state = FR_EMR_WF_WAIT_STEPS;
             w.steps_deadline_ms = now + w.opts.steps_timeout_ms;
+            /* frugal enforces the auto-termination guardrail too: the steps
+             * never run past invoke time + auto_terminate */
+            if (w.opts.auto_terminate_ms > 0 && w.invoked_at_ms + w.opts.auto_terminate_ms < w.steps_deadline_ms)
+                w.steps_deadline_ms = w.invoked_at_ms + w.opts.auto_terminate_ms;
             fr_emr_action *a = push(acts, FR_EMR_ACT_POLL_STEPS);
             fr_strlcpy(a->cluster_id, w.cluster_id, sizeof(a->cluster_id));
             a->deadline_ms = w.steps_deadline_ms;

@@ -464,7 +464,25 @@ static void test_revert_decide_and_payload(void **state)
     assert_int_equal(o.wait_timeout_ms, 45 * 60000);
     assert_int_equal(o.steps_timeout_ms, 100 * 60000);
     assert_int_equal(o.retry_delay_ms, 5000);
+    assert_int_equal(o.auto_terminate_ms, 120 * 60000);
     fr_config_free(&cfg);
+    /* the steps deadline is capped by the auto-termination guardrail */
+    fr_emr_wf w;
+    fr_emr_wf_actions acts;
+    fr_emr_wf_start(&w, &o, &acts);
+    static const fr_emr_wf_event_type path[] = {FR_EMR_EV_ANALYSIS_DONE, FR_EMR_EV_RECOMMEND_DONE, FR_EMR_EV_APPROVED,
+                                                FR_EMR_EV_BACKUP_DONE,   FR_EMR_EV_MODIFY_DONE,    FR_EMR_EV_INVOKE_DONE,
+                                                FR_EMR_EV_CLUSTER_CONFIRMED, FR_EMR_EV_REVERT_DONE, FR_EMR_EV_STEPS_COPIED,
+                                                FR_EMR_EV_STEPS_SUBMITTED};
+    for (size_t i = 0; i < sizeof(path) / sizeof(path[0]); i++) {
+        fr_emr_wf_event e = ev_of(path[i]);
+        e.now_ms = 1000000 + (int64_t)i * 10 * 60000; /* 10 minutes per step */
+        assert_int_equal(fr_emr_wf_next(&w, &e, &w, &acts), 0);
+    }
+    assert_int_equal(w.state, FR_EMR_WF_WAIT_STEPS);
+    /* invoked at +40 min; steps submitted at +90 min: min(+190, +160) */
+    assert_int_equal(w.steps_deadline_ms, w.invoked_at_ms + 120 * 60000);
+    assert_int_equal(acts.a[0].deadline_ms, w.steps_deadline_ms);
 
     /* frugal wrote Version 8 over 7 */
     assert_int_equal(fr_emr_revert_decide(7, "orig", "new", 8, 8, "new"), FR_EMR_REVERT_RESTORE);
