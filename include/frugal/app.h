@@ -39,6 +39,8 @@ typedef struct fr_app {
     uv_check_t check;
     uv_timer_t house;
     uv_timer_t drain_timer;
+    uv_work_t commit_req;
+    struct fr_store_batch *batch; /* being committed on the thread pool */
     int started; /* own handles initialised */
     int stopping;
     int web_closed;

@@ -75,8 +75,34 @@ int fr_store_scan_prefix(fr_store *s, fr_table t, const void *prefix, size_t ple
 /* Deletes the oldest entries of a seq-keyed table, keeping the last keep. */
 int fr_store_prune(fr_store *s, fr_table t, uint64_t keep);
 
+/* Applies everything staged in one write transaction on this thread; runs
+ * the on-commit callbacks. -EBUSY while a batch is out (see below). */
 int fr_store_commit(fr_store *s);
 size_t fr_store_pending(const fr_store *s);
+
+/* Group commit off the loop. The daemon takes what is staged as a batch,
+ * applies it on a worker thread (the commit's fsyncs happen there) while
+ * the loop stages the next one, and finishes it back on the loop, where the
+ * batch's on-commit callbacks run. At most one batch is out; reads and
+ * scans see staged and in-flight writes. */
+typedef struct fr_store_batch fr_store_batch;
+/* NULL when nothing is staged or a batch is already out. */
+fr_store_batch *fr_store_batch_take(fr_store *s);
+/* Worker thread. */
+void fr_store_batch_apply(fr_store *s, fr_store_batch *b);
+/* Loop thread. -EAGAIN: the map was grown; apply the same batch again.
+ * Otherwise the batch is freed and its callbacks ran with the result. */
+int fr_store_batch_finish(fr_store *s, fr_store_batch *b);
+bool fr_store_batch_busy(const fr_store *s);
+/* Withdraws every pending callback registered with cb (staged or in the
+ * batch being written); each is called once now with -ECANCELED so it can
+ * free its argument. For owners that go away before the store. */
+void fr_store_drop_waiters(fr_store *s, fr_store_commit_cb cb);
+bool fr_store_has_work(const fr_store *s);
+/* Highest sequence number of a seq table known durable / lost in the last
+ * failed batch. */
+uint64_t fr_store_committed_seq(const fr_store *s, fr_table t);
+uint64_t fr_store_failed_seq(const fr_store *s, fr_table t);
 int fr_store_on_commit(fr_store *s, fr_store_commit_cb cb, void *arg);
 int fr_store_stats_get(fr_store *s, fr_store_stats *st);
 

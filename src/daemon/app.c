@@ -172,12 +172,44 @@ static int h_audit(fr_web_req *r, void *arg)
 
 /* ---- tick and housekeeping ---- */
 
-/* One write transaction per loop iteration (and the commit callbacks that
- * broadcast the feed); cheap when nothing is staged. */
+/* Group commit: whatever was staged since the last batch becomes one write
+ * transaction, applied on the thread pool so the commit's fsyncs never
+ * block the loop; the next batch gathers meanwhile. Callbacks (journal
+ * intents, the feed's broadcast) run back on the loop once it is durable. */
+static void tick(fr_app *a);
+
+static void commit_work(uv_work_t *w)
+{
+    fr_app *a = w->data;
+    fr_store_batch_apply(a->store, a->batch);
+}
+
+static void commit_done(uv_work_t *w, int status)
+{
+    fr_app *a = w->data;
+    if (fr_store_batch_finish(a->store, a->batch) == -EAGAIN) {
+        uv_queue_work(a->loop, &a->commit_req, commit_work, commit_done); /* map grown: again */
+        return;
+    }
+    a->batch = NULL;
+    tick(a);
+}
+
 static void tick(fr_app *a)
 {
-    if (a->store)
-        fr_store_commit(a->store);
+    if (!a->store || a->batch || !fr_store_has_work(a->store))
+        return;
+    a->batch = fr_store_batch_take(a->store);
+    if (!a->batch)
+        return;
+    a->commit_req.data = a;
+    if (uv_queue_work(a->loop, &a->commit_req, commit_work, commit_done) != 0) {
+        /* no thread pool: commit here rather than lose the batch */
+        fr_store_batch_apply(a->store, a->batch);
+        while (fr_store_batch_finish(a->store, a->batch) == -EAGAIN)
+            fr_store_batch_apply(a->store, a->batch);
+        a->batch = NULL;
+    }
 }
 
 static void on_prepare(uv_prepare_t *h)
@@ -247,9 +279,7 @@ static void on_http_closed(void *arg)
     if (a->feed)
         fr_feed_free(a->feed);
     a->feed = NULL;
-    if (a->store)
-        fr_store_commit(a->store);
-    close_own_handles(a);
+    close_own_handles(a); /* a batch still being written finishes before the loop ends */
 }
 
 static void on_web_closed(void *arg)

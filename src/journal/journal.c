@@ -26,6 +26,8 @@ struct pending {
     char point[64];
 };
 
+static void on_durable(void *arg, int status);
+
 static int max_seq_cb(void *arg, const void *k, size_t kl, const void *v, size_t vl)
 {
     uint64_t *max = arg;
@@ -54,6 +56,10 @@ int fr_journal_new(fr_journal **out, fr_store *st)
 
 void fr_journal_free(fr_journal *j)
 {
+    if (!j)
+        return;
+    /* Callbacks of entries not yet durable hear -ECANCELED now, not later. */
+    fr_store_drop_waiters(j->st, on_durable);
     free(j);
 }
 
@@ -168,6 +174,10 @@ void fr_crash_point(const char *kind, const char *point)
 static void on_durable(void *arg, int status)
 {
     struct pending *p = arg;
+    if (status == -ECANCELED && !p->cb) {
+        free(p);
+        return;
+    }
     if (status == 0)
         fr_crash_point(p->kind, p->point);
     if (p->cb)

@@ -25,6 +25,17 @@ struct waiter {
     void *arg;
 };
 
+/* A batch taken off the loop: applied and committed (with its fsyncs) by a
+ * worker thread while the loop keeps staging the next one. */
+struct fr_store_batch {
+    struct op *ops;
+    size_t nops;
+    struct waiter *waiters;
+    size_t nwait;
+    uint64_t max_seq[FR_TBL__COUNT]; /* highest sequence key per seq table */
+    int mdb_rc;
+};
+
 struct fr_store {
     MDB_env *env;
     MDB_dbi dbi[FR_TBL__COUNT];
@@ -36,6 +47,9 @@ struct fr_store {
     size_t nwait, capwait;
     uint64_t next_seq[FR_TBL__COUNT];
     uint64_t durable_seq[FR_TBL__COUNT]; /* next_seq as of the last successful commit */
+    uint64_t committed_seq[FR_TBL__COUNT]; /* highest durable sequence key */
+    uint64_t failed_seq[FR_TBL__COUNT];    /* highest sequence key of the last failed batch */
+    struct fr_store_batch *inflight;       /* at most one batch is out at a time */
     uint64_t map_size, map_size_max;
     fr_store_stats stats;
 };
@@ -179,6 +193,9 @@ int fr_store_open(fr_store **out, const char *dir, const fr_store_opts *opts, ch
     if (rc)
         goto fail_mdb;
     memcpy(s->durable_seq, s->next_seq, sizeof(s->next_seq));
+    for (int t = 0; t < FR_TBL__COUNT; t++)
+        if (seq_table[t] && s->next_seq[t])
+            s->committed_seq[t] = s->next_seq[t] - 1;
     *out = s;
     return 0;
 
@@ -285,16 +302,27 @@ uint64_t fr_store_last_seq(fr_store *s, fr_table t)
     return t < FR_TBL__COUNT && s->next_seq[t] ? s->next_seq[t] - 1 : 0;
 }
 
+static const struct op *overlay_find(const struct op *ops, size_t n, fr_table t, const void *key, size_t klen)
+{
+    for (size_t i = n; i-- > 0;) {
+        const struct op *o = &ops[i];
+        if (o->t == t && o->klen == klen && memcmp(o->key, key, klen) == 0)
+            return o;
+    }
+    return NULL;
+}
+
 int fr_store_get(fr_store *s, fr_table t, const void *key, size_t klen, fr_buf *out)
 {
-    for (size_t i = s->nops; i-- > 0;) {
-        struct op *o = &s->ops[i];
-        if (o->t == t && o->klen == klen && memcmp(o->key, key, klen) == 0) {
-            if (o->kind == OP_DEL)
-                return FR_ENOTFOUND;
-            fr_buf_reset(out);
-            return fr_buf_append(out, o->val, o->vlen);
-        }
+    /* Newest first: what is staged, then the batch being committed, then disk. */
+    const struct op *o = overlay_find(s->ops, s->nops, t, key, klen);
+    if (!o && s->inflight)
+        o = overlay_find(s->inflight->ops, s->inflight->nops, t, key, klen);
+    if (o) {
+        if (o->kind == OP_DEL)
+            return FR_ENOTFOUND;
+        fr_buf_reset(out);
+        return fr_buf_append(out, o->val, o->vlen);
     }
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
@@ -322,22 +350,72 @@ json_t *fr_store_get_json(fr_store *s, fr_table t, const char *key)
     return j;
 }
 
+/* LMDB's default key order: bytes, then length. */
+static int key_cmp(const void *a, size_t al, const void *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al < bl ? -1 : al > bl);
+}
+
+struct ov {
+    const struct op *op;
+    size_t order; /* staging order: later wins */
+};
+
+static int cmp_ov(const void *x, const void *y)
+{
+    const struct ov *a = x, *b = y;
+    int c = key_cmp(a->op->key, a->op->klen, b->op->key, b->op->klen);
+    if (c)
+        return c;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* The writes not yet on disk for table t, one per key (the newest), in key order. */
+static struct ov *overlay_build(fr_store *s, fr_table t, size_t *n_out)
+{
+    size_t cap = s->nops + (s->inflight ? s->inflight->nops : 0), n = 0, order = 0;
+    *n_out = 0;
+    if (!cap)
+        return NULL;
+    struct ov *v = malloc(cap * sizeof(*v));
+    if (!v)
+        return NULL;
+    if (s->inflight)
+        for (size_t i = 0; i < s->inflight->nops; i++, order++)
+            if (s->inflight->ops[i].t == t)
+                v[n++] = (struct ov){&s->inflight->ops[i], order};
+    for (size_t i = 0; i < s->nops; i++, order++)
+        if (s->ops[i].t == t)
+            v[n++] = (struct ov){&s->ops[i], order};
+    qsort(v, n, sizeof(*v), cmp_ov);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m && key_cmp(v[m - 1].op->key, v[m - 1].op->klen, v[i].op->key, v[i].op->klen) == 0)
+            v[m - 1] = v[i]; /* sorted by order within a key: keep the last */
+        else
+            v[m++] = v[i];
+    }
+    *n_out = m;
+    return v;
+}
+
 int fr_store_scan(fr_store *s, fr_table t, const void *start, size_t slen, bool reverse, fr_store_scan_fn fn,
                   void *arg)
 {
-    if (s->nops) {
-        int rc = fr_store_commit(s);
-        if (rc)
-            return rc;
-    }
+    size_t nov = 0;
+    struct ov *ov = overlay_build(s, t, &nov);
     MDB_txn *txn;
     int rc = rtxn_begin(s, &txn);
-    if (rc)
+    if (rc) {
+        free(ov);
         return rc;
+    }
     MDB_cursor *cur;
     rc = mdb_cursor_open(txn, s->dbi[t], &cur);
     if (rc) {
         rtxn_end(s);
+        free(ov);
         return fr_err_from_mdb(rc);
     }
     MDB_val k = {slen, (void *)start}, v;
@@ -352,13 +430,46 @@ int fr_store_scan(fr_store *s, fr_table t, const void *start, size_t slen, bool 
         else if (rc == 0 && (k.mv_size != slen || memcmp(k.mv_data, start, slen) != 0))
             rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     }
-    while (rc == 0) {
-        if (fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size))
+    /* The overlay cursor: first entry at or past start in scan direction. */
+    ssize_t oi;
+    if (!reverse) {
+        oi = 0;
+        while (start && (size_t)oi < nov && key_cmp(ov[oi].op->key, ov[oi].op->klen, start, slen) < 0)
+            oi++;
+    } else {
+        oi = (ssize_t)nov - 1;
+        while (start && oi >= 0 && key_cmp(ov[oi].op->key, ov[oi].op->klen, start, slen) > 0)
+            oi--;
+    }
+    int stop = 0;
+    while (!stop) {
+        int have_db = rc == 0;
+        int have_ov = reverse ? oi >= 0 : (size_t)oi < nov;
+        if (!have_db && !have_ov)
             break;
-        rc = mdb_cursor_get(cur, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
+        int c;
+        if (have_db && have_ov) {
+            c = key_cmp(k.mv_data, k.mv_size, ov[oi].op->key, ov[oi].op->klen);
+            if (reverse)
+                c = -c;
+        } else {
+            c = have_db ? -1 : 1;
+        }
+        if (c < 0) { /* a key only on disk */
+            stop = fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+            rc = mdb_cursor_get(cur, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
+            continue;
+        }
+        const struct op *o = ov[oi].op; /* the newer write wins over the disk */
+        if (o->kind == OP_PUT)
+            stop = fn(arg, o->key, o->klen, o->val, o->vlen);
+        oi += reverse ? -1 : 1;
+        if (c == 0)
+            rc = mdb_cursor_get(cur, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
     }
     mdb_cursor_close(cur);
     rtxn_end(s);
+    free(ov);
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : fr_err_from_mdb(rc);
 }
 
@@ -436,14 +547,14 @@ int fr_store_on_commit(fr_store *s, fr_store_commit_cb cb, void *arg)
     return 0;
 }
 
-static int apply_ops(fr_store *s)
+static int apply_list(fr_store *s, const struct op *ops, size_t nops)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc)
         return rc;
-    for (size_t i = 0; i < s->nops; i++) {
-        struct op *o = &s->ops[i];
+    for (size_t i = 0; i < nops; i++) {
+        const struct op *o = &ops[i];
         MDB_val k = {o->klen, o->key};
         if (o->kind == OP_PUT) {
             MDB_val v = {o->vlen, o->val};
@@ -464,8 +575,10 @@ static int apply_ops(fr_store *s)
 int fr_store_commit(fr_store *s)
 {
     int rc = 0;
+    if (s->inflight)
+        return -EBUSY; /* the worker's batch must land first, in order */
     if (s->nops) {
-        int mrc = apply_ops(s);
+        int mrc = apply_list(s, s->ops, s->nops);
         /* Grow and retry: the batch was aborted whole, so nothing is
          * half-applied. Remapping needs every read transaction of this
          * process closed, so not while a scan is running (a commit from
@@ -482,7 +595,7 @@ int fr_store_commit(fr_store *s)
                 break;
             s->map_size = want;
             s->stats.map_grows++;
-            mrc = apply_ops(s);
+            mrc = apply_list(s, s->ops, s->nops);
         }
         if (mrc == MDB_MAP_RESIZED && !s->rtxn_live) {
             /* Another process grew the map: adopt its size. */
@@ -494,7 +607,7 @@ int fr_store_commit(fr_store *s)
             MDB_envinfo info;
             mdb_env_info(s->env, &info);
             s->map_size = info.me_mapsize;
-            mrc = apply_ops(s);
+            mrc = apply_list(s, s->ops, s->nops);
         }
         rc = fr_err_from_mdb(mrc);
         if (rc) {
@@ -504,6 +617,9 @@ int fr_store_commit(fr_store *s)
         } else {
             s->stats.commits++;
             memcpy(s->durable_seq, s->next_seq, sizeof(s->next_seq));
+            for (int t = 0; t < FR_TBL__COUNT; t++)
+                if (seq_table[t] && s->next_seq[t])
+                    s->committed_seq[t] = s->next_seq[t] - 1;
         }
         free_ops(s);
     }
@@ -521,6 +637,159 @@ int fr_store_commit(fr_store *s)
         free(w);
     }
     return rc;
+}
+
+/* ---- batches committed off the loop ---- */
+
+fr_store_batch *fr_store_batch_take(fr_store *s)
+{
+    if (s->inflight || (!s->nops && !s->nwait))
+        return NULL;
+    fr_store_batch *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->ops = s->ops;
+    b->nops = s->nops;
+    b->waiters = s->waiters;
+    b->nwait = s->nwait;
+    for (size_t i = 0; i < b->nops; i++) {
+        const struct op *o = &b->ops[i];
+        if (seq_table[o->t] && o->kind == OP_PUT && o->klen == 8) {
+            uint64_t q = fr_store_key_seq(o->key);
+            if (q > b->max_seq[o->t])
+                b->max_seq[o->t] = q;
+        }
+    }
+    s->ops = NULL;
+    s->nops = s->capops = 0;
+    s->waiters = NULL;
+    s->nwait = s->capwait = 0;
+    s->inflight = b;
+    return b;
+}
+
+void fr_store_batch_apply(fr_store *s, fr_store_batch *b)
+{
+    /* Worker thread: touches only LMDB (a write transaction may live in any
+     * one thread; the loop's readers are unaffected, MVCC). */
+    b->mdb_rc = b->nops ? apply_list(s, b->ops, b->nops) : 0;
+}
+
+static void batch_free(fr_store_batch *b)
+{
+    for (size_t i = 0; i < b->nops; i++) {
+        free(b->ops[i].key);
+        free(b->ops[i].val);
+    }
+    free(b->ops);
+    free(b->waiters);
+    free(b);
+}
+
+int fr_store_batch_finish(fr_store *s, fr_store_batch *b)
+{
+    int mrc = b->mdb_rc;
+    if (mrc == MDB_MAP_FULL && s->map_size < s->map_size_max && !s->rtxn_live) {
+        uint64_t want = s->map_size * 2 > s->map_size_max ? s->map_size_max : s->map_size * 2;
+        if (s->rtxn) {
+            mdb_txn_abort(s->rtxn);
+            s->rtxn = NULL;
+        }
+        if (mdb_env_set_mapsize(s->env, want) == 0) {
+            s->map_size = want;
+            s->stats.map_grows++;
+            return -EAGAIN; /* nothing was applied: apply the same batch again */
+        }
+    }
+    if (mrc == MDB_MAP_RESIZED && !s->rtxn_live) {
+        if (s->rtxn) {
+            mdb_txn_abort(s->rtxn);
+            s->rtxn = NULL;
+        }
+        mdb_env_set_mapsize(s->env, 0);
+        MDB_envinfo info;
+        mdb_env_info(s->env, &info);
+        s->map_size = info.me_mapsize;
+        return -EAGAIN;
+    }
+    int rc = fr_err_from_mdb(mrc);
+    for (int t = 0; t < FR_TBL__COUNT; t++) {
+        if (!seq_table[t] || !b->max_seq[t])
+            continue;
+        if (rc == 0 && b->max_seq[t] > s->committed_seq[t])
+            s->committed_seq[t] = b->max_seq[t];
+        if (rc != 0)
+            s->failed_seq[t] = b->max_seq[t];
+    }
+    if (rc) {
+        s->stats.commit_errors++;
+        /* Sequence numbers of a lost batch are reused only when nothing was
+         * staged after it; otherwise they stay a gap. */
+        if (!s->nops)
+            memcpy(s->next_seq, s->durable_seq, sizeof(s->next_seq));
+    } else {
+        s->stats.commits++;
+        for (int t = 0; t < FR_TBL__COUNT; t++)
+            if (seq_table[t])
+                s->durable_seq[t] = s->committed_seq[t] + 1;
+    }
+    s->inflight = NULL;
+    for (size_t i = 0; i < b->nwait; i++)
+        b->waiters[i].cb(b->waiters[i].arg, rc);
+    batch_free(b);
+    return rc;
+}
+
+static size_t drop_from(struct waiter *w, size_t *n, fr_store_commit_cb cb, void **args, size_t nargs)
+{
+    size_t j = 0, dropped = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (w[i].cb == cb) {
+            if (dropped < nargs)
+                args[dropped] = w[i].arg;
+            dropped++;
+        } else {
+            w[j++] = w[i];
+        }
+    }
+    *n = j;
+    return dropped;
+}
+
+void fr_store_drop_waiters(fr_store *s, fr_store_commit_cb cb)
+{
+    size_t total = s->nwait + (s->inflight ? s->inflight->nwait : 0);
+    if (!total)
+        return;
+    void **args = malloc(total * sizeof(*args));
+    if (!args)
+        return;
+    size_t n = drop_from(s->waiters, &s->nwait, cb, args, total);
+    if (s->inflight)
+        n += drop_from(s->inflight->waiters, &s->inflight->nwait, cb, args + n, total - n);
+    for (size_t i = 0; i < n; i++)
+        cb(args[i], -ECANCELED);
+    free(args);
+}
+
+bool fr_store_batch_busy(const fr_store *s)
+{
+    return s->inflight != NULL;
+}
+
+bool fr_store_has_work(const fr_store *s)
+{
+    return s->nops || s->nwait;
+}
+
+uint64_t fr_store_committed_seq(const fr_store *s, fr_table t)
+{
+    return t < FR_TBL__COUNT ? s->committed_seq[t] : 0;
+}
+
+uint64_t fr_store_failed_seq(const fr_store *s, fr_table t)
+{
+    return t < FR_TBL__COUNT ? s->failed_seq[t] : 0;
 }
 
 int fr_store_stats_get(fr_store *s, fr_store_stats *st)

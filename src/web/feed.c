@@ -1,6 +1,5 @@
 #define H2O_USE_LIBUV 1
 #include <h2o.h>
-#include <h2o/websocket.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "frugal/metrics.h"
 #include "frugal/str.h"
 #include "frugal/time.h"
+#include "ws.h"
 
 #define RING 4096
 
@@ -23,7 +23,7 @@ struct ring_entry {
 
 struct client {
     fr_feed *f; /* NULL once detached (see drop_client) */
-    h2o_websocket_conn_t *ws;
+    fr_ws *ws;
     uint64_t next_seq;
     uint64_t replay_until; /* events up to here are catch-up: paced, never a reason to drop */
     int gap_sent;
@@ -66,14 +66,14 @@ static void client_unlink(struct client *c)
     gauge_clients(f);
 }
 
-static void on_ws_msg(h2o_websocket_conn_t *ws, const struct wslay_event_on_msg_recv_arg *arg)
+static void on_ws_msg(fr_ws *ws, const struct wslay_event_on_msg_recv_arg *arg, void *data)
 {
-    struct client *c = ws->data;
+    struct client *c = data;
     if (arg == NULL) {
         if (c->f)
             client_unlink(c);
         free(c);
-        h2o_websocket_close(ws);
+        fr_ws_close(ws);
     }
     /* Client messages are ignored; wslay answers pings itself. */
 }
@@ -84,9 +84,9 @@ static void drop_client(struct client *c, const char *reason)
                   strcmp(reason, "slow_consumer") == 0 ? "reason=\"slow_consumer\"" : "reason=\"shutdown\"", 1);
     if (strcmp(reason, "slow_consumer") == 0)
         fr_log_warn("feed.slow_consumer", "{s:I}", "next_seq", (json_int_t)c->next_seq);
-    h2o_websocket_conn_t *ws = c->ws;
+    fr_ws *ws = c->ws;
     client_unlink(c);
-    if (!ws->sock) {
+    if (!fr_ws_ready(ws)) {
         /* The 101 answer is still being written: h2o will call on_ws_msg
          * (with NULL once the connection ends), so the connection must not
          * be freed now. Detached, the client no longer refers to the feed. */
@@ -94,7 +94,7 @@ static void drop_client(struct client *c, const char *reason)
         return;
     }
     free(c);
-    h2o_websocket_close(ws);
+    fr_ws_close(ws);
 }
 
 /* The text of event seq: the ring when recent, else the store. */
@@ -131,8 +131,7 @@ static uint64_t oldest_seq(fr_feed *f)
 
 static int queue_text(struct client *c, const char *text, size_t len)
 {
-    struct wslay_event_msg m = {WSLAY_TEXT_FRAME, (const uint8_t *)text, len};
-    return wslay_event_queue_msg(c->ws->ws_ctx, &m) == 0 ? 0 : -EIO;
+    return fr_ws_queue_text(c->ws, text, len) == 0 ? 0 : -EIO;
 }
 
 static void flush(fr_feed *f)
@@ -142,7 +141,7 @@ static void flush(fr_feed *f)
     struct client *c = f->clients, *next;
     for (; c; c = next) {
         next = c->next;
-        if (!c->ws->sock) {
+        if (!fr_ws_ready(c->ws)) {
             retry_ms = 5; /* still upgrading: nothing is queued before the handshake is out */
             continue;
         }
@@ -152,8 +151,12 @@ static void flush(fr_feed *f)
             size_t len;
             int src = event_text(f, c->next_seq, &text, &len, &tmp);
             if (src < 0) {
-                /* Pruned from history: tell the client, skip to what exists. */
                 uint64_t old = oldest_seq(f);
+                if (c->next_seq >= old) {
+                    c->next_seq++; /* lost in a failed commit: a hole, not history */
+                    continue;
+                }
+                /* Pruned from history: tell the client, skip to what exists. */
                 if (!c->gap_sent) {
                     char msg[160];
                     int n = snprintf(msg, sizeof(msg),
@@ -170,7 +173,7 @@ static void flush(fr_feed *f)
             /* Catching up (a reconnect with ?since, or events only the store
              * still has) is paced by what the socket drains; only a client
              * that falls behind on live events is cut off. */
-            size_t queued = wslay_event_get_queued_msg_length(c->ws->ws_ctx);
+            size_t queued = fr_ws_backlog(c->ws);
             if ((src == 0 || c->next_seq <= c->replay_until) && queued > f->cfg.max_queued / 2) {
                 if (!retry_ms || retry_ms > 20)
                     retry_ms = 20;
@@ -182,14 +185,14 @@ static void flush(fr_feed *f)
                 break;
             }
             c->next_seq++;
-            if (wslay_event_get_queued_msg_length(c->ws->ws_ctx) > f->cfg.max_queued) {
+            if (fr_ws_backlog(c->ws) > f->cfg.max_queued) {
                 drop_client(c, "slow_consumer");
                 dead = 1;
                 break;
             }
         }
         if (!dead)
-            h2o_websocket_proceed(c->ws); /* may close and free c */
+            fr_ws_proceed(c->ws); /* may close and free c */
     }
     fr_buf_free(&tmp);
     if (retry_ms && !uv_is_active((uv_handle_t *)f->timer))
@@ -204,12 +207,16 @@ static void on_timer(uv_timer_t *t)
 static void on_committed(void *arg, int status)
 {
     fr_feed *f = arg;
+    if (status == -ECANCELED)
+        return; /* the feed is closing */
     f->commit_pending = 0;
+    uint64_t durable = fr_store_committed_seq(f->store, FR_TBL_EVENTS);
     if (status != 0) {
-        /* The batch is gone: forget the events it held. */
-        fr_log_error("feed.persist_failed", "{s:s, s:I}", "error", fr_strerror(status), "lost_from",
-                     (json_int_t)(f->committed + 1));
-        for (uint64_t s = f->committed + 1; s <= f->published; s++) {
+        /* The batch is gone: forget its events; clients skip the hole. */
+        uint64_t lost = fr_store_failed_seq(f->store, FR_TBL_EVENTS);
+        fr_log_error("feed.persist_failed", "{s:s, s:I, s:I}", "error", fr_strerror(status), "lost_from",
+                     (json_int_t)(f->committed + 1), "lost_to", (json_int_t)lost);
+        for (uint64_t s = f->committed + 1; s <= lost; s++) {
             struct ring_entry *e = &f->ring[s % RING];
             if (e->seq == s) {
                 free(e->text);
@@ -217,13 +224,18 @@ static void on_committed(void *arg, int status)
                 e->seq = 0;
             }
         }
-        f->published = fr_store_last_seq(f->store, FR_TBL_EVENTS);
-        if (f->published < f->committed)
-            f->committed = f->published;
-        return;
+        if (lost > durable)
+            durable = lost;
     }
-    f->committed = f->published;
-    if (++f->since_prune >= 1000) {
+    if (durable > f->committed)
+        f->committed = durable;
+    /* Events published while that batch was being written belong to the
+     * next one: wait for it before they go out. */
+    if (f->published > f->committed) {
+        f->commit_pending = 1;
+        fr_store_on_commit(f->store, on_committed, f);
+    }
+    if (status == 0 && ++f->since_prune >= 1000) {
         f->since_prune = 0;
         fr_store_prune(f->store, FR_TBL_EVENTS, f->cfg.history);
     }
@@ -276,7 +288,7 @@ static int feed_handler(fr_web_req *r, void *arg)
     fr_feed *f = arg;
     h2o_req_t *req = fr_web_h2o(r);
     const char *key = NULL;
-    if (h2o_is_websocket_handshake(req, &key) != 0 || key == NULL || req->version >= 0x200) {
+    if (fr_ws_is_handshake(req, &key) != 0 || key == NULL || req->version >= 0x200) {
         fr_web_error(r, 400, "websocket_required", "GET /api/feed is a WebSocket endpoint (Upgrade: websocket)");
         return 0;
     }
@@ -298,14 +310,14 @@ static int feed_handler(fr_web_req *r, void *arg)
     }
     c->f = f;
     c->next_seq = since + 1;
-    c->replay_until = f->committed;
+    c->replay_until = f->published; /* staged before the client came: replay, paced */
     c->next = f->clients;
     if (f->clients)
         f->clients->prev = c;
     f->clients = c;
     f->nclients++;
     gauge_clients(f);
-    c->ws = h2o_upgrade_to_websocket(req, key, c, on_ws_msg);
+    c->ws = fr_ws_upgrade(req, key, on_ws_msg, c);
     /* Catch up on the next loop turn, once the handshake has gone out. */
     if (!uv_is_active((uv_handle_t *)f->timer))
         uv_timer_start(f->timer, on_timer, 0, 0);
@@ -414,6 +426,7 @@ void fr_feed_free(fr_feed *f)
 {
     if (!f)
         return;
+    fr_store_drop_waiters(f->store, on_committed);
     fr_feed_close_clients(f);
     uv_close((uv_handle_t *)f->timer, free_timer);
     for (size_t i = 0; i < RING; i++)
