@@ -138,6 +138,11 @@ class MotoIAM:
 
 TARGETS = {"ElasticMapReduce": "emr", "GraniteServiceVersion20100801": "cloudwatch", "AmazonSSM": "ssm",
            "AmazonSQS": "sqs", "AWSPriceListService": "pricing"}
+IAM_PREFIX = {"emr": "elasticmapreduce", "cloudwatch": "cloudwatch", "ssm": "ssm", "sqs": "sqs", "pricing": "pricing",
+              "ec2": "ec2", "sts": "sts", "lambda": "lambda"}
+DENIED = {"emr": ("AccessDeniedException", 400), "cloudwatch": ("AccessDenied", 403),
+          "ssm": ("AccessDeniedException", 400), "sqs": ("AccessDenied", 403), "pricing": ("AccessDeniedException", 400),
+          "ec2": ("UnauthorizedOperation", 403), "sts": ("AccessDenied", 403), "lambda": ("AccessDeniedException", 403)}
 SIGNING = {"emr": "elasticmapreduce", "cloudwatch": "monitoring", "ssm": "ssm", "sqs": "sqs", "pricing": "pricing",
            "ec2": "ec2", "sts": "sts", "lambda": "lambda"}
 
@@ -200,7 +205,7 @@ class AwsStub:
         self.keys = {}
         self.log = []
         self.faults = {}  # op -> list of Reply/strings consumed one per call
-        self.pages = {}
+        self.deny = set()  # IAM actions ("ec2:RunInstances") refused with the service's access-denied shape
         # "lifetimes": validity of the next credentials issued, one per fetch,
         # then "lifetime"
         self.imds = {"role": "frugal-role", "v2": True, "lifetime": 3600, "lifetimes": [], "hang": False, "fail": 0}
@@ -378,6 +383,12 @@ class AwsStub:
             if service == "ec2" and err == "SignatureDoesNotMatch":
                 err = "AuthFailure"
             return error_reply(service, err, "signature check failed: %s" % err, status)
+        action = "%s:%s" % (IAM_PREFIX.get(service, service), "InvokeFunction" if op == "Invoke" else op)
+        if action in self.deny:
+            code, status = DENIED[service]
+            return error_reply(service, code, "User is not authorized to perform: %s" % action, status)
+        if service == "ec2" and params.get("DryRun") == "true":
+            return error_reply("ec2", "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412)
         if fault == "throttle":
             return throttle_reply(service)
         if isinstance(fault, Reply):
@@ -448,10 +459,26 @@ class AwsStub:
         return self.ok_json(out)
 
     def op_emr_DescribeCluster(self, h, p, body):
+        if p.get("ClusterId", "").startswith("j-FRUGALDOCTOR"):
+            return error_reply("emr", "InvalidRequestException", "Cluster id '%s' is not valid." % p["ClusterId"])
         return self.ok_json({"Cluster": {"Id": p.get("ClusterId"), "Name": "x"}})
 
+    def emr_cluster_list(self, key):
+        def handler(h, p, body):
+            if p.get("ClusterId", "").startswith("j-FRUGALDOCTOR"):
+                return error_reply("emr", "InvalidRequestException", "Cluster id '%s' is not valid." % p["ClusterId"])
+            return self.ok_json({key: []})
+        return handler
+
+    def __getattr__(self, name):
+        lists = {"op_emr_ListInstanceFleets": "InstanceFleets", "op_emr_ListInstanceGroups": "InstanceGroups",
+                 "op_emr_ListInstances": "Instances", "op_emr_ListSteps": "Steps"}
+        if name in lists:
+            return self.emr_cluster_list(lists[name])
+        raise AttributeError(name)
+
     def op_ssm_GetParameter(self, h, p, body):
-        if p.get("Name") == "/missing":
+        if p.get("Name") == "/missing" or p.get("Name", "").endswith("frugal-doctor-probe"):
             return error_reply("ssm", "ParameterNotFound", "Parameter /missing not found.")
         return self.ok_json({"Parameter": {"Name": p.get("Name"), "Value": "v", "Version": 3, "Type": "String"}})
 
@@ -473,6 +500,8 @@ class AwsStub:
                             "1.0")
 
     def op_sqs_GetQueueUrl(self, h, p, body):
+        if p.get("QueueName") == "frugal-doctor-probe":
+            return error_reply("sqs", "AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist.")
         return self.ok_json({"QueueUrl": "%s/123456789012/%s" % (self.url, p.get("QueueName"))}, "1.0")
 
     def op_sqs_ReceiveMessage(self, h, p, body):

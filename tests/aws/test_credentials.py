@@ -44,6 +44,7 @@ class Credentials(unittest.TestCase):
         res, info = run_probe(ops, env=env, config=c, home=self.home, **kw)
         if expect_clean:
             self.assertEqual(info.get("done", {}).get("loop_close"), 0, info["stderr"])
+            self.assertEqual(info["returncode"], 0, info["stderr"])  # sanitizer reports fail here
         return res, info
 
     def write(self, rel, text):

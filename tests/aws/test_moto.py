@@ -88,6 +88,7 @@ class Moto(unittest.TestCase):
         c.update(config or {})
         res, info = run_probe(ops, env=env or self.moto.env(), config=c, **kw)
         self.assertEqual(info.get("done", {}).get("loop_close"), 0, info["stderr"])
+        self.assertEqual(info["returncode"], 0, info["stderr"])  # sanitizer reports fail here
         return {r.get("id", r["op"]): r for r in res}
 
     def assertOk(self, r):

@@ -29,6 +29,7 @@ class Ops(unittest.TestCase):
         e.update(env or {})
         res, info = run_probe(ops, env=e, config=c, **kw)
         self.assertEqual(info.get("done", {}).get("loop_close"), 0, info["stderr"])
+        self.assertEqual(info["returncode"], 0, info["stderr"])  # sanitizer reports fail here
         return res
 
     def test_emr_pager(self):

@@ -43,6 +43,7 @@ class Retry(unittest.TestCase):
         e.update(env or {})
         res, info = run_probe(ops, env=e, config=c, **kw)
         self.assertEqual(info.get("done", {}).get("loop_close"), 0, info["stderr"])
+        self.assertEqual(info["returncode"], 0, info["stderr"])  # sanitizer reports fail here
         return res
 
     def test_throttled_then_success_every_protocol(self):
