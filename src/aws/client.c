@@ -701,6 +701,8 @@ int fr_aws_new(fr_aws **out, uv_loop_t *loop, fr_http *http, const fr_config *cf
         return -ENOMEM;
     a->loop = loop;
     a->http = http;
+    a->getenv = env;
+    a->getenv_arg = ea;
     a->timeout_ms = cfg->http_timeout_ms;
     a->max_response = cfg->http_max_response ? cfg->http_max_response : (64u << 20);
     snprintf(a->user_agent, sizeof(a->user_agent), "frugal/%s ua/2.1 os/linux lang/c cfg/retry-mode#standard",
@@ -757,7 +759,7 @@ int fr_aws_new(fr_aws **out, uv_loop_t *loop, fr_http *http, const fr_config *cf
 
 void fr_aws_reload(fr_aws *a, const fr_config *cfg)
 {
-    apply_settings(a, cfg, fr_aws_process_env, NULL);
+    apply_settings(a, cfg, a->getenv, a->getenv_arg);
     a->timeout_ms = cfg->http_timeout_ms;
     for (int s = 0; s < FR_SVC__COUNT; s++)
         fr_limiter_update(a->lim[s], cfg->svc[s].rate, cfg->svc[s].burst, (int)cfg->svc[s].concurrency);

@@ -23,6 +23,8 @@ struct fr_aws_op {
 struct fr_aws {
     uv_loop_t *loop;
     fr_http *http;
+    fr_getenv_fn getenv;
+    void *getenv_arg;
     char region[32];
     const char *region_source;
     fr_aws_endpoint ep[FR_SVC__COUNT];

@@ -51,6 +51,7 @@ struct pager {
     int (*transform)(json_t *page, fr_aws_error *e);
     int in_page_cb;
     int cancelled;
+    int aborted; /* the client closed during the page callback: end with this */
 };
 
 static void pager_free(struct pager *p)
@@ -112,6 +113,12 @@ static void pager_abort(fr_aws_op *op, int err)
     if (p->child)
         p->child->cancel(p->child);
     p->child = NULL;
+    if (p->in_page_cb) {
+        /* on_page is still running: it ends the pager when the callback returns */
+        p->aborted = err;
+        fr_aws__unlink(op);
+        return;
+    }
     fr_aws_error e;
     memset(&e, 0, sizeof(e));
     fr_aws_error_set(&e, FR_AWS_ERR_TRANSPORT, err, fr_errname(err), "the AWS client is closing");
@@ -151,6 +158,12 @@ static void on_page(const fr_aws_result *res, void *arg)
         p->in_page_cb = 0;
         if (p->cancelled) {
             pager_free(p);
+            return;
+        }
+        if (p->aborted) {
+            fr_aws_error_set(&e, FR_AWS_ERR_TRANSPORT, p->aborted, fr_errname(p->aborted),
+                             "the AWS client is closing");
+            finish(p, res, &e);
             return;
         }
         if (stop) {

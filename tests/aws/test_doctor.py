@@ -93,6 +93,18 @@ class DoctorStub(unittest.TestCase):
         self.assertIn("Add to the IAM policy of arn:aws:iam::123456789012:user/AKIADOCTORMISSING001", out)
         self.assertIn('"arn:aws:lambda:*:123456789012:function:submit-fn"', out)
 
+    def test_deploy_policy_covers_every_check(self):
+        """deploy/iam-policy.json grants every action doctor checks (and only those)."""
+        _, r, _, _ = doctor(self.stub.env(akid="AKIADOCTORPOLICY0001", secret="s"))
+        with open(os.path.join(frugaltest.SOURCE_ROOT, "deploy", "iam-policy.json")) as f:
+            policy = json.load(f)
+        granted = {a for s in policy["Statement"] for a in s["Action"]}
+        self.assertEqual(granted, set(by_action(r)))
+        resources = {a: s["Resource"] for s in policy["Statement"] for a in s["Action"]}
+        self.assertEqual(resources["ssm:PutParameter"],
+                         "arn:aws:ssm:*:*:parameter/application/ecdp-config/prod/EMR-BASE/*")
+        self.assertEqual(resources["lambda:InvokeFunction"], "arn:aws:lambda:*:*:function:app-job-submit-lambda-prod")
+
     def test_lambda_function_missing(self):
         env = self.stub.env(akid="AKIADOCTORNOFUNC0001", secret="s",
                             extra={"LAMBDA_FUNCTION_NAME": "submit-missing"})
