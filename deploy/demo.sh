@@ -33,7 +33,7 @@ wait_ready() { # log file, name
   echo "demo: $2 did not start; see $1" >&2; tail -20 "$1" >&2; exit 1
 }
 
-./build/src/frugal-sim --listen "127.0.0.1:$SIM_PORT" --imds-listen "127.0.0.1:$IMDS_PORT" \
+./build/src/sim/frugal-sim --listen "127.0.0.1:$SIM_PORT" --imds-listen "127.0.0.1:$IMDS_PORT" \
   --seed "${FRUGAL_SIM_SEED:-42}" --clusters "${FRUGAL_SIM_CLUSTERS:-12}" --clock-speed "${FRUGAL_SIM_SPEED:-60}" \
   --access-key-id "$AWS_ACCESS_KEY_ID" --secret-access-key "$AWS_SECRET_ACCESS_KEY" \
   >"$LOGS/frugal-sim.log" 2>&1 &
@@ -54,7 +54,7 @@ cat <<MSG
   API token : $TOKEN
   simulated AWS endpoint: http://127.0.0.1:$SIM_PORT  (logs in $LOGS)
 
-  CLI: FRUGAL_URL=http://127.0.0.1:$PORT FRUGAL_API_TOKEN=$TOKEN ./build/src/frugal clusters
+  CLI: FRUGAL_URL=http://127.0.0.1:$PORT FRUGAL_API_TOKEN=$TOKEN ./build/src/cli/frugal clusters
   Ctrl-C stops the demo.
 
 MSG

@@ -47,4 +47,13 @@ int fr_emrd_set_narrative(fr_emrd *e, const char *run_id, const char *text);
 
 fr_emrd *fr_app_emrd(struct fr_app *a);
 
+/* The daemon module (src/daemon/modules.c). */
+struct fr_agent;
+int fr_emrd_start(struct fr_app *a, char *err, size_t errlen);
+void fr_emrd_drain(struct fr_app *a);
+int fr_emrd_busy(struct fr_app *a);
+void fr_emrd_stop(struct fr_app *a);
+void fr_emrd_reload(struct fr_app *a);
+void fr_emrd_set_agent(fr_emrd *d, struct fr_agent *agent);
+
 #endif

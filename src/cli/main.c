@@ -204,29 +204,34 @@ static void print_analysis(const json_t *a)
         const json_t *nt = json_object_get(json_object_get(a, "node_types"), types[t]);
         if (!nt)
             continue;
-        printf("  %s NODES (%lldx %s)\n", types[t], (long long)json_integer_value(json_object_get(nt, "count")),
+        printf("  %s NODES (%lldx %s)\n", types[t], (long long)json_integer_value(json_object_get(nt, "instances")),
                s(nt, "instance_type"));
         print_usage_line("CPU:", json_object_get(nt, "cpu"));
         if (json_is_true(json_object_get(nt, "cpu_only")))
             printf("    Memory: no CWAgent data (CPU-only analysis)\n");
         else
             print_usage_line("Memory:", json_object_get(nt, "memory"));
-        printf("    Status: %s (%s)\n", s(nt, "status"), s(nt, "profile"));
+        printf("    Status: %s (%s)\n", s(nt, "status_label"), s(nt, "profile"));
         const json_t *rec = json_object_get(nt, "recommendation");
-        if (json_is_object(rec) && *s(rec, "instance_type"))
-            printf("    Recommendation: %s (%s)\n", s(rec, "instance_type"), s(rec, "kind"));
+        if (json_is_true(json_object_get(nt, "changed")))
+            printf("    Recommendation: %s (%s%s)\n", s(nt, "recommended_type"), s(rec, "kind"),
+                   json_is_true(json_object_get(nt, "arch_change")) ? ", architecture change" : "");
+        else
+            printf("    Recommendation: no change\n");
         printf("\n");
     }
     const json_t *cost = json_object_get(a, "cost");
     if (json_is_object(cost)) {
         char m1[32], m2[32];
-        fmt_money(m1, sizeof(m1), num(cost, "savings_per_month"));
-        fmt_money(m2, sizeof(m2), num(cost, "test_cost"));
+        fmt_money(m1, sizeof(m1), num(json_object_get(cost, "monthly"), "savings"));
+        fmt_money(m2, sizeof(m2), num(json_object_get(cost, "test"), "cost"));
         printf("  Estimated savings: %s/month\n  Test cluster cost: ~%s\n", m1, m2);
     }
     size_t i;
     const json_t *w;
     json_array_foreach(json_object_get(a, "warnings"), i, w) printf("  Warning: %s\n", json_string_value(w));
+    if (!json_is_true(json_object_get(a, "proposable")) && *s(a, "refusal"))
+        printf("  Not proposed: %s\n", s(a, "refusal"));
 }
 
 static void print_run(const json_t *r)
@@ -312,6 +317,8 @@ struct follow_ctx {
     fr_cli *c;
     const char *run_id;
     char final_state[32];
+    long last_n; /* the line on screen that a progress update may redraw */
+    int tty;
 };
 
 static int on_run_event(void *arg, const json_t *ev)
@@ -326,16 +333,27 @@ static int on_run_event(void *arg, const json_t *ev)
         printf("%s\n", line);
         free(line);
     } else if (strcmp(type, "run.step") == 0 || strcmp(type, "run.progress") == 0) {
-        const char *msg = *s(d, "message") ? s(d, "message") : s(d, "detail");
+        const char *msg = s(d, "message");
+        long n = (long)json_integer_value(json_object_get(d, "n"));
         char el[32] = "";
-        if (json_is_number(json_object_get(d, "elapsed_s")))
+        if (num(d, "elapsed_s") >= 1)
             fmt_duration(el, sizeof(el), num(d, "elapsed_s"));
-        printf("  > %s%s%s%s\n", msg, el[0] ? " (" : "", el, el[0] ? ")" : "");
-    } else if (strcmp(type, "run.state") == 0 && !f->c->json) {
-        /* states are narrated by their steps */
+        int update = strcmp(type, "run.progress") == 0;
+        if (update && (!f->tty || n != f->last_n))
+            return 0; /* without a terminal, the lines that follow say the outcome */
+        if (f->tty) {
+            /* the current line stays open so a progress update can redraw it */
+            printf("%s  > %s%s%s%s", update ? "\r\033[K" : (f->last_n >= 0 ? "\n" : ""), msg, el[0] ? " (" : "", el,
+                   el[0] ? ")" : "");
+        } else {
+            printf("  > %s%s%s%s\n", msg, el[0] ? " (" : "", el, el[0] ? ")" : "");
+        }
+        f->last_n = n;
     }
     fflush(stdout);
     if (strcmp(type, "run.done") == 0) {
+        if (f->tty && f->last_n >= 0)
+            printf("\n");
         fr_strlcpy(f->final_state, s(d, "state"), sizeof(f->final_state));
         return 1;
     }
@@ -344,7 +362,7 @@ static int on_run_event(void *arg, const json_t *ev)
 
 static int follow_run(fr_cli *c, const char *run_id, unsigned long long since)
 {
-    struct follow_ctx f = {c, run_id, ""};
+    struct follow_ctx f = {c, run_id, "", -1, isatty(STDOUT_FILENO)};
     int rc = fr_cli_follow(c, since, on_run_event, &f, 0);
     if (rc) {
         fprintf(stderr, "frugal: lost the feed: %s\n", fr_strerror(rc));

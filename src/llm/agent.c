@@ -194,30 +194,33 @@ static void describe_analysis(fr_buf *b, const json_t *an)
             continue;
         const json_t *cpu = json_object_get(nt, "cpu"), *mem = json_object_get(nt, "memory");
         fr_buf_printf(b, "%s NODES (%lldx %s): CPU %.1f%% avg | %.1f%% peak", types[i],
-                      (long long)json_integer_value(json_object_get(nt, "count")),
+                      (long long)json_integer_value(json_object_get(nt, "instances")),
                       json_string_value(json_object_get(nt, "instance_type")) ?: "?",
                       json_number_value(json_object_get(cpu, "avg")), json_number_value(json_object_get(cpu, "p95")));
-        if (json_is_object(mem))
+        if (json_is_object(mem) && !json_is_true(json_object_get(nt, "cpu_only")))
             fr_buf_printf(b, "; memory %.1f%% avg | %.1f%% peak", json_number_value(json_object_get(mem, "avg")),
                           json_number_value(json_object_get(mem, "p95")));
         else
             fr_buf_puts(b, "; no memory data (CPU only)");
-        const json_t *rec = json_object_get(nt, "recommendation");
-        const char *to = json_string_value(json_object_get(rec, "instance_type"));
-        fr_buf_printf(b, ". Status: %s. Recommendation: %s.\n", json_string_value(json_object_get(nt, "status")) ?: "?",
-                      to && *to ? to : "no change");
+        const char *to = json_string_value(json_object_get(nt, "recommended_type"));
+        fr_buf_printf(b, ". Status: %s. Recommendation: %s.\n",
+                      json_string_value(json_object_get(nt, "status_label")) ?: "?",
+                      json_is_true(json_object_get(nt, "changed")) && to ? to : "no change");
     }
     const json_t *cost = json_object_get(an, "cost");
     if (json_is_object(cost)) {
         char s1[32], s2[32];
-        fmt_money(s1, sizeof(s1), json_number_value(json_object_get(cost, "savings_per_month")));
-        fmt_money(s2, sizeof(s2), json_number_value(json_object_get(cost, "test_cost")));
+        fmt_money(s1, sizeof(s1), json_number_value(json_object_get(json_object_get(cost, "monthly"), "savings")));
+        fmt_money(s2, sizeof(s2), json_number_value(json_object_get(json_object_get(cost, "test"), "cost")));
         fr_buf_printf(b, "Estimated savings: %s/month. Test cluster cost: ~%s.\n", s1, s2);
     }
     size_t i;
     const json_t *w;
     json_array_foreach(json_object_get(an, "warnings"), i, w)
         fr_buf_printf(b, "Warning: %s\n", json_string_value(w));
+    const char *refusal = json_string_value(json_object_get(an, "refusal"));
+    if (refusal && *refusal)
+        fr_buf_printf(b, "Not proposed: %s\n", refusal);
 }
 
 static const char HELP[] =
@@ -275,9 +278,13 @@ static void on_proposal(void *arg, int err, json_t *res, const char *msg)
         return;
     }
     set_extra(t, "analysis", json_incref(json_object_get(res, "analysis")));
-    set_extra(t, "run_id", json_incref(json_object_get(res, "run_id")));
-    set_extra(t, "run", json_incref(json_object_get(res, "run")));
-    t->kind = "proposal";
+    if (json_is_string(json_object_get(res, "run_id"))) {
+        set_extra(t, "run_id", json_incref(json_object_get(res, "run_id")));
+        set_extra(t, "run", json_incref(json_object_get(res, "run")));
+        t->kind = "proposal";
+    } else {
+        t->kind = "analysis";
+    }
     fr_buf b = FR_BUF_INIT;
     describe_analysis(&b, json_object_get(res, "analysis"));
     const char *state = json_string_value(json_object_get(json_object_get(res, "run"), "state"));

@@ -26,9 +26,12 @@ SHARED_DATA = os.environ.get("FRUGAL_SHARED_DATA") or os.path.abspath(
     os.path.join(SOURCE_ROOT, "..", "shared", "data"))
 
 
+BINARIES = {"frugald": "src/frugald", "frugal": "src/cli/frugal", "frugal-sim": "src/sim/frugal-sim"}
+
+
 def binary(name):
     """Path of a built program (frugald, frugal, frugal-sim)."""
-    return os.path.join(BUILD_ROOT, "src", name)
+    return os.path.join(BUILD_ROOT, BINARIES.get(name, "src/" + name))
 
 
 class Proc:
