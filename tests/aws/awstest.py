@@ -463,6 +463,19 @@ class AwsStub:
             return error_reply("emr", "InvalidRequestException", "Cluster id '%s' is not valid." % p["ClusterId"])
         return self.ok_json({"Cluster": {"Id": p.get("ClusterId"), "Name": "x"}})
 
+    def op_emr_ListInstanceFleets(self, h, p, body):
+        if p.get("ClusterId", "").startswith("j-FRUGALDOCTOR"):
+            return error_reply("emr", "InvalidRequestException", "Cluster id '%s' is not valid." % p["ClusterId"])
+        fleets = {None: ("f2", [("if-1", "MASTER", "m5.xlarge"), ("if-2", "CORE", "r7g.4xlarge")]),
+                  "f2": (None, [("if-3", "TASK", "r7g.2xlarge")])}
+        nxt, items = fleets.get(p.get("Marker"), (None, []))
+        out = {"InstanceFleets": [{"Id": i, "InstanceFleetType": t, "TargetSpotCapacity": 2,
+                                   "InstanceTypeSpecifications": [{"InstanceType": it, "WeightedCapacity": 1}]}
+                                  for i, t, it in items]}
+        if nxt:
+            out["Marker"] = nxt
+        return self.ok_json(out)
+
     def emr_cluster_list(self, key):
         def handler(h, p, body):
             if p.get("ClusterId", "").startswith("j-FRUGALDOCTOR"):
@@ -471,7 +484,7 @@ class AwsStub:
         return handler
 
     def __getattr__(self, name):
-        lists = {"op_emr_ListInstanceFleets": "InstanceFleets", "op_emr_ListInstanceGroups": "InstanceGroups",
+        lists = {"op_emr_ListInstanceGroups": "InstanceGroups",
                  "op_emr_ListInstances": "Instances", "op_emr_ListSteps": "Steps"}
         if name in lists:
             return self.emr_cluster_list(lists[name])

@@ -53,6 +53,27 @@ class Ops(unittest.TestCase):
         self.assertTrue(r["ok"])
         self.assertEqual(len(r["json"]["Clusters"]), 2)
 
+    def test_emr_fleets(self):
+        (r,) = self.probe([{"op": "emr.ListInstanceFleets", "args": {"cluster_id": "j-fleets"}}])
+        self.assertTrue(r["ok"], r)
+        self.assertEqual([(f["InstanceFleetType"], f["InstanceTypeSpecifications"][0]["InstanceType"])
+                          for f in r["json"]["InstanceFleets"]],
+                         [("MASTER", "m5.xlarge"), ("CORE", "r7g.4xlarge"), ("TASK", "r7g.2xlarge")])
+        self.assertEqual(r["pages"], 2)
+
+    def test_sts_web_identity_op(self):
+        (r,) = self.probe([{"op": "sts.AssumeRoleWithWebIdentity", "args": {
+            "role_arn": "arn:aws:iam::123456789012:role/frugal", "session_name": "frugal-op", "token": "jwt-x",
+            "duration_s": 900}}])
+        self.assertTrue(r["ok"], r)
+        self.assertTrue(r["json"]["Credentials"]["AccessKeyId"].startswith("ASIA"))
+        self.assertEqual(r["json"]["AssumedRoleUser"]["Arn"], "arn:aws:iam::123456789012:role/frugal/frugal-op")
+        self.assertEqual(r["request_id"], "rid-wi")
+        c = self.stub.calls("AssumeRoleWithWebIdentity")[-1]
+        self.assertNotIn("Authorization", c["headers"])  # the stub refuses signed ones, too
+        self.assertNotIn("X-Amz-Date", c["headers"])
+        self.assertEqual(c["params"]["DurationSeconds"], "900")
+
     def test_ec2_pager_and_xml(self):
         (r,) = self.probe([{"op": "ec2.DescribeInstances", "args": {"req": {"Filter": [
             {"Name": "instance-state-name", "Value": ["running"]}]}}}])
