@@ -45,6 +45,8 @@ struct run {
     int wait_line;
     char cluster_state[32];
     bool types_checked;
+    bool early_submitted; /* steps handed to a self-terminating test cluster while it started */
+    bool early_busy;
     /* what the actions need */
     char name[257];
     char path[600];
@@ -412,7 +414,7 @@ static void pump(struct run *r)
         }
         memmove(r->queue, r->queue + 1, (r->qn - 1) * sizeof(r->queue[0]));
         r->qn--;
-        if (a.journal_before) {
+        if (a.journal_before && !(a.type == FR_EMR_ACT_SUBMIT_STEPS && r->early_submitted)) {
             struct intent *it = calloc(1, sizeof(*it));
             it->r = r;
             it->a = a;
@@ -680,6 +682,7 @@ static void on_revert_read(const fr_aws_result *res, void *arg)
 /* WAIT: find the test cluster and confirm it */
 static void poll_schedule(struct run *r);
 static void poll_stop(struct run *r);
+static void on_early_copy(const fr_aws_result *res, void *arg);
 
 static void poll_done_fail(struct run *r)
 {
@@ -774,14 +777,29 @@ static void on_find_describe(const fr_aws_result *res, void *arg)
                            r->cluster_state[0] ? r->cluster_state : "NONE", "new_status", state));
         fr_strlcpy(r->cluster_state, state, sizeof(r->cluster_state));
     }
-    if (strcmp(state, "WAITING") == 0 || strcmp(state, "RUNNING") == 0) {
+    const json_t *cl = json_object_get(res->json, "Cluster");
+    bool self_ending = json_is_true(json_object_get(cl, "AutoTerminate"));
+    bool was_ready = json_number_value(json_object_get(json_object_get(st, "Timeline"), "ReadyDateTime")) > 0;
+    const char *code = json_string_value(json_object_get(json_object_get(st, "StateChangeReason"), "Code")) ?: "";
+    if (self_ending && !r->early_submitted && !r->early_busy && r->types_checked &&
+        (strcmp(state, "STARTING") == 0 || strcmp(state, "BOOTSTRAPPING") == 0)) {
+        r->early_busy = true;
+        int rc = fr_aws_emr_list_steps(r->d->aws, r->source_id, NULL, 0, NULL, on_early_copy, r, &r->poll_op);
+        if (rc)
+            r->early_busy = false;
+        else
+            return;
+    }
+    /* ready, ran the steps it was given, and ended by itself */
+    bool ended_after_ready = strncmp(state, "TERMINAT", 8) == 0 && was_ready && strcmp(code, "ALL_STEPS_COMPLETED") == 0;
+    if (strcmp(state, "WAITING") == 0 || strcmp(state, "RUNNING") == 0 || (ended_after_ready && r->types_checked)) {
         if (!r->types_checked) {
             poll_schedule(r); /* the type check runs on the next round */
             return;
         }
         if (r->wait_line >= 0)
             update_line(r, r->wait_line, "Waiting for cluster ready...");
-        log_line(r, "info", "Cluster is %s", state);
+        log_line(r, "info", "Cluster is %s%s", state, ended_after_ready ? " (it ran its steps and ended)" : "");
         step_detail(r, "%s %s", r->test_id, state);
         /* EMR ends the cluster itself if frugal is down past this */
         json_t *req = json_pack("{s:s, s:{s:I}}", "ClusterId", r->test_id, "AutoTerminationPolicy", "IdleTimeout",
@@ -799,6 +817,8 @@ static void on_find_describe(const fr_aws_result *res, void *arg)
     }
     if (strncmp(state, "TERMINAT", 8) == 0) {
         const char *why = json_string_value(json_object_get(json_object_get(st, "StateChangeReason"), "Message"));
+        if (ended_after_ready)
+            why = "it ended on its own after starting (KeepJobFlowAliveWhenNoSteps is false and it had no steps)";
         log_line(r, "error", "Cluster %s ended while starting: %s", r->test_id, why ? why : state);
         fr_emr_wf_event ev;
         ev_init(&ev, FR_EMR_EV_CLUSTER_FAILED);
@@ -922,7 +942,7 @@ static void on_steps_poll(const fr_aws_result *res, void *arg)
 static void on_poll_tick(uv_timer_t *t)
 {
     struct run *r = t->data;
-    if (r->finished || r->d->draining || r->poll_op)
+    if (r->finished || r->d->draining || r->poll_op || r->early_busy)
         return;
     fr_emr_wf_state expect = r->poll_kind == POLL_FIND ? FR_EMR_WF_WAIT : FR_EMR_WF_WAIT_STEPS;
     if (r->wf.state != expect) {
@@ -995,21 +1015,12 @@ static void poll_stop(struct run *r)
 }
 
 /* COPY_STEPS */
-static void on_copy(const fr_aws_result *res, void *arg)
+/* The original cluster's steps as StepConfigs for the test cluster. */
+static size_t copy_steps_from(struct run *r, const json_t *list_result)
 {
-    struct run *r = arg;
-    fg_done(r);
-    if (res->err == -ECANCELED)
-        return;
-    char m[400];
-    if (res->err) {
-        log_line(r, "error", "Listing the steps of %s failed: %s", r->source_id, aws_msg(res, m, sizeof(m)));
-        ev_fire(r, FR_EMR_EV_STEPS_COPY_FAILED, m);
-        return;
-    }
     json_decref(r->copied);
     r->copied = json_array();
-    const json_t *steps = json_object_get(res->json, "Steps");
+    const json_t *steps = json_object_get(list_result, "Steps");
     /* EMR lists newest first: replay them in the order they ran */
     for (size_t k = json_array_size(steps); k-- > 0;) {
         const json_t *s = json_array_get(steps, k);
@@ -1052,13 +1063,109 @@ static void on_copy(const fr_aws_result *res, void *arg)
                                                    old_ms, "source_step_id", id ? id : ""));
     }
     json_object_set_new(r->rec, "copied_steps", json_incref(r->copied));
-    size_t n = json_array_size(r->copied);
+    return json_array_size(r->copied);
+}
+
+static void on_copy(const fr_aws_result *res, void *arg)
+{
+    struct run *r = arg;
+    fg_done(r);
+    if (res->err == -ECANCELED)
+        return;
+    char m[400];
+    if (res->err) {
+        log_line(r, "error", "Listing the steps of %s failed: %s", r->source_id, aws_msg(res, m, sizeof(m)));
+        ev_fire(r, FR_EMR_EV_STEPS_COPY_FAILED, m);
+        return;
+    }
+    size_t n = copy_steps_from(r, res->json);
     step_detail(r, "%zu steps", n);
     log_line(r, "info", "Copied %zu step%s from %s", n, n == 1 ? "" : "s", r->source_id);
     fr_emr_wf_event ev;
     ev_init(&ev, FR_EMR_EV_STEPS_COPIED);
     ev.steps = (int)n;
     feed(r, &ev);
+}
+
+/* A test cluster that terminates itself when it has no steps
+ * (KeepJobFlowAliveWhenNoSteps false: AutoTerminate) would be gone before
+ * Phase 2 could hand it anything, so the copied steps are journaled and
+ * submitted while it is still starting. The machine's COPY/SUBMIT actions
+ * later complete from what was done here. */
+static void on_early_submitted(const fr_aws_result *res, void *arg)
+{
+    struct run *r = arg;
+    r->early_busy = false;
+    r->poll_op = NULL;
+    if (res->err == -ECANCELED || r->finished)
+        return;
+    char m[400];
+    if (res->err) {
+        aws_msg(res, m, sizeof(m));
+        fr_journal_append(r->d->journal, r->id, "SUBMIT_STEPS", "failed", json_pack("{s:s}", "error", m), NULL, NULL);
+        log_line(r, "error", "Handing the steps to the starting cluster failed: %s", m);
+        poll_schedule(r);
+        return;
+    }
+    json_decref(r->step_ids);
+    r->step_ids = json_incref(json_object_get(res->json, "StepIds"));
+    if (!r->step_ids)
+        r->step_ids = json_array();
+    r->early_submitted = true;
+    json_object_set_new(r->rec, "early_steps", json_true());
+    fr_journal_append(r->d->journal, r->id, "SUBMIT_STEPS", "done", json_pack("{s:O}", "step_ids", r->step_ids), NULL,
+                      NULL);
+    fr_audit(r->id, "steps.submit", json_pack("{s:s, s:s, s:O, s:b}", "cluster_name", r->name, "new_cluster_id",
+                                              r->test_id, "step_ids", r->step_ids, "while_starting", 1));
+    log_line(r, "info", "Submitted %zu steps to %s while it starts (it ends itself when idle)",
+             json_array_size(r->step_ids), r->test_id);
+    poll_schedule(r);
+}
+
+static void on_early_intent(void *arg, int status)
+{
+    struct run *r = arg;
+    if (status == -ECANCELED || r->finished)
+        return;
+    if (status != 0) {
+        r->early_busy = false;
+        poll_schedule(r);
+        return;
+    }
+    json_t *configs = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(r->copied, i, c) json_array_append(configs, json_object_get(c, "config"));
+    int rc = fr_aws_emr_add_job_flow_steps(r->d->aws, r->test_id, configs, on_early_submitted, r, &r->poll_op);
+    if (rc) {
+        fr_aws_result fail = {.err = rc};
+        on_early_submitted(&fail, r);
+    }
+}
+
+static void on_early_copy(const fr_aws_result *res, void *arg)
+{
+    struct run *r = arg;
+    r->poll_op = NULL;
+    if (res->err == -ECANCELED || r->finished)
+        return;
+    if (res->err || copy_steps_from(r, res->json) == 0) {
+        r->early_busy = false; /* Phase 2 will report what it can */
+        poll_schedule(r);
+        return;
+    }
+    json_t *configs = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(r->copied, i, c) json_array_append(configs, json_object_get(c, "config"));
+    int rc = fr_journal_append(r->d->journal, r->id, "SUBMIT_STEPS", "intent",
+                               json_pack("{s:s, s:o, s:b}", "cluster_id", r->test_id, "steps", configs,
+                                         "while_starting", 1),
+                               on_early_intent, r);
+    if (rc) {
+        r->early_busy = false;
+        poll_schedule(r);
+    }
 }
 
 /* SUBMIT_STEPS */
@@ -1324,6 +1431,15 @@ static void exec(struct run *r, const fr_emr_action *a)
         break;
     }
     case FR_EMR_ACT_COPY_STEPS:
+        if (r->early_submitted) {
+            size_t n = json_array_size(r->copied);
+            log_line(r, "info", "Copied %zu step%s from %s", n, n == 1 ? "" : "s", r->source_id);
+            fr_emr_wf_event ev;
+            ev_init(&ev, FR_EMR_EV_STEPS_COPIED);
+            ev.steps = (int)n;
+            feed(r, &ev);
+            break;
+        }
         r->busy = 1;
         rc = fr_aws_emr_list_steps(d->aws, r->source_id, NULL, 0, NULL, on_copy, r, &r->op);
         if (rc) {
@@ -1332,6 +1448,10 @@ static void exec(struct run *r, const fr_emr_action *a)
         }
         break;
     case FR_EMR_ACT_SUBMIT_STEPS: {
+        if (r->early_submitted) { /* journaled (intent and done) when it was done */
+            ev_fire(r, FR_EMR_EV_STEPS_SUBMITTED, NULL);
+            break;
+        }
         r->busy = 1;
         json_t *configs = json_array();
         size_t i;

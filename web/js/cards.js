@@ -16,6 +16,7 @@ function meter(label, u) {
 function statusText(s) {
   return (s || '').replace(/_/g, ' ');
 }
+export { statusText };
 
 export function analysisCard(an, opts = {}) {
   const card = h('div', { class: 'card analysis', 'data-cluster': an.cluster && an.cluster.name });
@@ -24,28 +25,31 @@ export function analysisCard(an, opts = {}) {
     if (!nt) continue;
     const rec = nt.recommendation || {};
     const node = h('div', { class: 'node', 'data-node': type },
-      h('h3', {}, `${type} NODES (${nt.count}x `, h('span', { class: 'type', text: nt.instance_type }), ')'),
+      h('h3', {}, `${type} NODES (${nt.instances}x `, h('span', { class: 'type', text: nt.instance_type }), ')'),
       meter('CPU', nt.cpu),
       nt.cpu_only ? h('div', { class: 'meter' }, h('span', { text: 'Memory' }), h('span', { class: 'muted', text: 'no CWAgent data: CPU-only analysis' }), h('span')) : meter('Memory', nt.memory),
       h('div', { class: 'status-line' },
-        'Status: ', h('span', { class: 'st', text: statusText(nt.status) }),
-        nt.profile ? h('span', { class: 'badge', text: statusText(nt.profile) }) : null,
-        nt.sustained_peak ? h('span', { class: 'badge', text: 'sustained peak' }) : null),
+        'Status: ', h('span', { class: 'st', text: (nt.status_label || statusText(nt.status)).toUpperCase() }),
+        nt.profile ? h('span', { class: 'badge', text: statusText(nt.profile) }) : null),
       h('div', { class: 'status-line' }, 'Recommendation: ',
-        h('span', { class: 'rec', text: rec.instance_type && rec.instance_type !== nt.instance_type ? rec.instance_type : 'no change' }),
-        rec.architecture_change ? h('span', { class: 'badge', text: 'architecture change' }) : null));
-    const alts = (nt.alternatives || []).filter(a => a && a.instance_type);
+        h('span', { class: 'rec', text: nt.changed ? nt.recommended_type : 'no change' }),
+        nt.changed && rec.kind ? h('span', { class: 'badge', text: statusText(rec.kind) }) : null,
+        nt.arch_change ? h('span', { class: 'badge', text: 'architecture change' }) : null));
+    const alts = (nt.alternatives || []).filter(a => a && a.found && a.type);
     if (alts.length) {
-      node.append(h('div', { class: 'alts' }, 'Alternatives: ' + alts.map(a => `${a.instance_type} (${(a.kind || '').replace(/_/g, ' ')}${a.price_per_hour ? ', ' + money(a.price_per_hour) + '/h' : ''})`).join(', ')));
+      node.append(h('div', { class: 'alts' }, 'Alternatives: ' + alts.map(a => `${a.type} (${statusText(a.kind)}, ${money(a.hourly)}/h)`).join(', ')));
     }
+    if (nt.reason) node.append(h('div', { class: 'alts', text: nt.reason }));
     if (opts.charts !== false && nt.series) node.append(usageChart(nt.series, an.thresholds, `${type}: CPU and memory`));
     card.append(node);
   }
   const c = an.cost || {};
+  const monthly = c.monthly || {}, test = c.test || {};
   card.append(h('div', { class: 'totals' },
-    h('div', {}, h('div', { class: 'big savings', text: money(c.savings_per_month) + '/month' }), h('div', { class: 'label', text: 'Estimated savings' })),
-    h('div', {}, h('div', { class: 'big', text: '~' + money(c.test_cost) }), h('div', { class: 'label', text: 'Test cluster cost' }))));
+    h('div', {}, h('div', { class: 'big savings', text: money(monthly.savings) + '/month' }), h('div', { class: 'label', text: 'Estimated savings' })),
+    h('div', {}, h('div', { class: 'big', text: '~' + money(test.cost) }), h('div', { class: 'label', text: `Test cluster cost (${test.instances || 0} instances)` }))));
   for (const w of an.warnings || []) card.append(h('div', { class: 'warning', role: 'note', text: w }));
+  if (an.proposable === false && an.refusal) card.append(h('div', { class: 'warning', role: 'note', text: 'Not proposed: ' + an.refusal }));
   return card;
 }
 
@@ -79,7 +83,7 @@ export class ProgressPanel {
   addLine(l) {
     const key = l.n !== undefined ? 'n' + l.n : 'm' + l.message;
     let row = this.lines.get(key);
-    const el = l.elapsed_s !== undefined && l.elapsed_s !== null ? ` (${duration(l.elapsed_s)})` : '';
+    const el = l.elapsed_s >= 1 ? ` (${duration(l.elapsed_s)})` : '';
     if (!row) {
       row = h('div', { class: 'line' + (l.level === 'error' ? ' fail' : '') + (l.final ? ' final' : ''), 'data-n': l.n },
         h('span', { class: 'msg' }), h('span', { class: 'el' }));
@@ -138,5 +142,5 @@ export function runSummaryRow(r) {
     h('td', { class: 'name', text: r.cluster_name || '' }),
     h('td', { class: 'state ' + (r.state || ''), text: r.state || '' }),
     h('td', { text: when(r.created) }),
-    h('td', { text: r.estimate && r.estimate.savings_per_month !== undefined ? money(r.estimate.savings_per_month) + '/mo' : '' }));
+    h('td', { text: r.estimate && typeof r.estimate.savings_per_month === 'number' ? money(r.estimate.savings_per_month) + '/mo' : '' }));
 }

@@ -4,22 +4,26 @@ import { h } from './dom.js';
 
 const INK = '#0b0b0b', ACCENT = '#0050d8', GRAY = '#8a8a8a';
 
+// series: {start_ms, period_ms, cpu: {avg, min, max}, memory: {avg, min, max}}
+// (null where no node had data), as the analysis returns it.
 export function usageChart(series, thresholds, title) {
   const box = h('figure', { class: 'chart', 'aria-label': title });
-  if (!series || !series.t || series.t.length < 2 || typeof window.uPlot !== 'function') {
+  const cpu = series && series.cpu, mem = series && series.memory;
+  const n = cpu && cpu.avg ? cpu.avg.length : 0;
+  if (n < 2 || typeof window.uPlot !== 'function') {
     box.append(h('figcaption', { class: 'legend-note', text: 'No time series to chart.' }));
     return box;
   }
-  const t = series.t;
+  const t = Array.from({ length: n }, (_, i) => (series.start_ms + i * series.period_ms) / 1000);
   const cols = [t];
   const defs = [{}];
   const add = (arr, def) => { if (arr && arr.length === t.length) { cols.push(arr); defs.push(def); return cols.length - 1; } return -1; };
-  const cmax = add(series.cpu_max, { label: 'CPU max', stroke: 'rgba(11,11,11,0.25)', width: 1 });
-  const cmin = add(series.cpu_min, { label: 'CPU min', stroke: 'rgba(11,11,11,0.25)', width: 1 });
-  add(series.cpu_avg, { label: 'CPU avg', stroke: INK, width: 2 });
-  const mmax = add(series.mem_max, { label: 'Mem max', stroke: 'rgba(0,80,216,0.25)', width: 1 });
-  const mmin = add(series.mem_min, { label: 'Mem min', stroke: 'rgba(0,80,216,0.25)', width: 1 });
-  add(series.mem_avg, { label: 'Mem avg', stroke: ACCENT, width: 2 });
+  const cmax = add(cpu.max, { label: 'CPU max', stroke: 'rgba(11,11,11,0.25)', width: 1 });
+  const cmin = add(cpu.min, { label: 'CPU min', stroke: 'rgba(11,11,11,0.25)', width: 1 });
+  add(cpu.avg, { label: 'CPU avg', stroke: INK, width: 2 });
+  const mmax = mem ? add(mem.max, { label: 'Mem max', stroke: 'rgba(0,80,216,0.25)', width: 1 }) : -1;
+  const mmin = mem ? add(mem.min, { label: 'Mem min', stroke: 'rgba(0,80,216,0.25)', width: 1 }) : -1;
+  if (mem) add(mem.avg, { label: 'Mem avg', stroke: ACCENT, width: 2 });
   const lines = [];
   if (thresholds) {
     for (const [label, v] of [['heavy', thresholds.heavy_avg], ['moderate', thresholds.moderate_avg], ['right-sized', thresholds.right_avg]]) {
