@@ -92,7 +92,10 @@ double fr_sim_profile_value(const fr_sim_profile *p, const fr_sim_traces *tr, ui
         if (len >= every)
             len = every - 1;
         int64_t w = m >= 0 ? m / every : -((-m + every - 1) / every);
-        int64_t off = (int64_t)(fr_sim_hash3(group_seed, (uint64_t)w, 0x5b) % (uint64_t)(every - len));
+        /* the spike sits in the middle half of its window, so spikes are at
+         * least half a window apart wherever a lifetime starts */
+        int64_t span = every / 2 - len > 0 ? every / 2 - len : 1;
+        int64_t off = every / 4 + (int64_t)(fr_sim_hash3(group_seed, (uint64_t)w, 0x5b) % (uint64_t)span);
         int64_t in = m - w * every;
         if (in >= off && in < off + len) {
             if (mem)
@@ -117,9 +120,11 @@ double fr_sim_profile_value(const fr_sim_profile *p, const fr_sim_traces *tr, ui
         break;
     case FR_SIM_SHAPE_TRACE: {
         const fr_sim_trace *t = tr ? fr_sim_traces_find(tr, p->trace) : NULL;
-        if (t && (!mem || t->mem)) {
+        if (t) {
+            /* memory follows the trace's CPU shape too, scaled to its own
+             * level: the CPU/memory ratio (the workload kind) holds */
             double pos = (double)m / 5.0 + (double)(fr_sim_hash3(group_seed, 0x7e, 0) % (t->n ? t->n : 1));
-            double z = clampd(trace_z(t, mem, pos) / (mem ? t->mem_sd : t->cpu_sd), -2.5, 2.5);
+            double z = clampd(trace_z(t, false, pos) / t->cpu_sd, -2.5, 2.5);
             v = L + amp * z / 1.6 + 0.1 * amp * white(ms, m, 7);
         } else {
             v = L + amp * (0.6 * smooth(ms, m, mem ? 20 : 10, 7) + 0.4 * white(ms, m, 8));

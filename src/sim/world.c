@@ -143,17 +143,18 @@ static void make_profile(int cls, fr_sim_rng *r, const fr_sim_traces *tr, fr_sim
     switch (cls) {
     case CL_HEAVY:
         p->shape = pick_shape(r, tr, calm, 3);
-        p->cpu = urange(r, 8, 15);
-        p->mem = p->cpu * urange(r, 0.85, 1.2);
-        p->cpu_amp = 4;
-        p->mem_amp = 3;
+        p->cpu = urange(r, 9, 15);
+        p->mem = p->cpu * urange(r, 0.9, 1.15);
+        p->cpu_amp = 3;
+        /* proportional swings keep the CPU/memory ratio (the workload) */
+        p->mem_amp = p->cpu_amp * p->mem / p->cpu;
         break;
     case CL_MODERATE:
         p->shape = pick_shape(r, tr, calm, 3);
         p->cpu = urange(r, 32, 38);
         p->mem = p->cpu * urange(r, 0.9, 1.1);
         p->cpu_amp = p->shape == FR_SIM_SHAPE_DIURNAL ? 3 : 5;
-        p->mem_amp = 3;
+        p->mem_amp = p->cpu_amp * p->mem / p->cpu;
         break;
     case CL_RIGHT:
         p->shape = pick_shape(r, tr, flat, 2);
@@ -192,11 +193,18 @@ static void make_profile(int cls, fr_sim_rng *r, const fr_sim_traces *tr, fr_sim
         p->mem_amp = 2;
         p->spike_height = urange(r, 90, 97);
         p->spike_every_min = (int)fr_sim_rng_range(r, 80, 110);
-        p->spike_len_min = 2;
+        p->spike_len_min = 1;
         break;
     }
-    if (p->shape == FR_SIM_SHAPE_TRACE)
+    if (p->shape == FR_SIM_SHAPE_TRACE) {
         pick_trace(r, tr, p, false);
+        /* a trace over a few hours does not average to its mean: keep its
+         * swings proportional and small enough for the class's bounds */
+        double cap = cls == CL_HEAVY || cls == CL_MODERATE ? 0.08 : 0.03;
+        double k = fmin(fmin(p->cpu_amp / p->cpu, p->mem_amp / p->mem), cap);
+        p->cpu_amp = round(k * p->cpu * 100) / 100;
+        p->mem_amp = round(k * p->mem * 100) / 100;
+    }
     p->cpu = round(p->cpu * 100) / 100;
     p->mem = round(p->mem * 100) / 100;
     p->spike_height = round(p->spike_height * 100) / 100;
@@ -622,8 +630,16 @@ static void make_template(tmpl *t, int idx, fr_sim_rng *r, const fr_sim_world_op
     t->idle_timeout = t->keep_alive ? (int)fr_sim_rng_range(r, 2, 12) * 300 : 0;
     t->concurrency = chance(r, 0.8) ? 1 : 2;
     t->nsteps = (int)fr_sim_rng_range(r, 1, 4);
-    for (int k = 0; k < t->nsteps; k++)
-        t->kinds[k] = (int)(fr_sim_rng_next(r) % FR_ARRAY_SIZE(step_kinds));
+    /* distinct kinds: a step's Jar and Args identify its work */
+    for (int k = 0; k < t->nsteps; k++) {
+        bool dup;
+        do {
+            t->kinds[k] = (int)(fr_sim_rng_next(r) % FR_ARRAY_SIZE(step_kinds));
+            dup = false;
+            for (int x = 0; x < k; x++)
+                dup = dup || t->kinds[x] == t->kinds[k];
+        } while (dup);
+    }
     uint64_t tseed = fr_sim_hash_str(o->seed, t->name);
     int extra = t->size == 'L' && chance(r, 0.4) ? (int)fr_sim_rng_range(r, 12, 22) : 0;
     t->config = render_config(r, t, o->cat, tseed, extra);
@@ -707,17 +723,6 @@ static json_t *make_run(tmpl *t, int run, fr_sim_rng *r, const fr_sim_world_opts
         else
             fail_step = (int)(fr_sim_rng_next(r) % (uint64_t)t->nsteps);
     }
-    int64_t start;
-    switch (outcome) {
-    case 2: /* mid-steps now */
-        start = -(int64_t)(prov + boot) - (int64_t)(steps_s * urange(r, 0.1, 0.8));
-        break;
-    case 3: /* steps done, idle, not yet timed out */
-        start = -(int64_t)(prov + boot + steps_s) - (int64_t)((idle ? idle : 1800) * urange(r, 0.1, 0.7));
-        break;
-    default:
-        start = -(int64_t)total - fr_sim_rng_range(r, 300, 86400 - total - 300 > 300 ? 86400 - total - 300 : 301);
-    }
     char id[24];
     fr_sim_id_emr(id, sizeof(id), "j-", fr_sim_hash3(o->seed, 0x77, (uint64_t)run));
     char run_id[96];
@@ -725,7 +730,6 @@ static json_t *make_run(tmpl *t, int run, fr_sim_rng *r, const fr_sim_world_opts
     json_t *cl = json_object();
     json_object_set_new(cl, "id", json_string(id));
     json_object_set_new(cl, "name", json_string(t->name));
-    json_object_set_new(cl, "start_offset_s", json_integer(start));
     json_object_set_new(cl, "provision_s", json_integer(prov));
     json_object_set_new(cl, "bootstrap_s", json_integer(boot));
     static const char *outcomes[] = {"TERMINATED", "TERMINATED_WITH_ERRORS", "RUNNING", "WAITING"};
@@ -734,8 +738,6 @@ static json_t *make_run(tmpl *t, int run, fr_sim_rng *r, const fr_sim_world_opts
         json_object_set_new(cl, "failure", json_pack("{s:s, s:s}", "code", fail, "message",
                                                      "On the master instance, bootstrap action 1 returned a non-zero "
                                                      "return code"));
-    json_object_set_new(cl, "expected_runtime_s",
-                        json_integer(outcome <= 1 ? total - term + 100 : -1));
     json_object_set_new(cl, "config", json_string(t->config));
     json_object_set_new(cl, "capacity", json_pack("{s:i, s:f}", "vcpu", vcpu, "mem_gib", mem));
     type_counts(t, cl);
@@ -759,6 +761,7 @@ static json_t *make_run(tmpl *t, int run, fr_sim_rng *r, const fr_sim_world_opts
         pf_hi = 3.0;
     }
     const fr_sim_profile *cp = &t->prof[FR_SIM_CORE];
+    double dur[4];
     for (int k = 0; k < t->nsteps; k++) {
         double d = steps_s * shares[k] / tot;
         double overhead = round(urange(r, 20, 90));
@@ -769,6 +772,7 @@ static json_t *make_run(tmpl *t, int run, fr_sim_rng *r, const fr_sim_world_opts
             par = 1;
         int eff = par < vcpu ? par : vcpu;
         double work = round((d - overhead) * eff);
+        dur[k] = overhead + work / eff;
         double memneed = round(mem * cp->mem / 100.0 * urange(r, 0.9, 1.05));
         char name[96];
         snprintf(name, sizeof(name), "%s-%s", t->name, step_kinds[t->kinds[k]]);
@@ -781,7 +785,38 @@ static json_t *make_run(tmpl *t, int run, fr_sim_rng *r, const fr_sim_world_opts
                                "fail", k == fail_step);
         json_array_append_new(steps, st);
     }
+    /* the steps' makespan with the cluster's step concurrency decides when
+     * the cluster is idle: list scheduling, as the EMR model runs them */
+    double slots[4] = {0, 0, 0, 0};
+    for (int k = 0; k < t->nsteps; k++) {
+        int best = 0;
+        for (int x = 1; x < t->concurrency && x < 4; x++)
+            if (slots[x] < slots[best])
+                best = x;
+        slots[best] += dur[k];
+    }
+    double makespan = 0;
+    for (int x = 0; x < 4; x++)
+        if (slots[x] > makespan)
+            makespan = slots[x];
+    steps_s = (int)ceil(makespan);
+    total = prov + boot + steps_s + idle + term;
+    int64_t start;
+    if (total > 86400 - 900)
+        total = 86400 - 900;
+    switch (outcome) {
+    case 2: /* mid-steps now */
+        start = -(int64_t)(prov + boot) - (int64_t)(steps_s * urange(r, 0.1, 0.8));
+        break;
+    case 3: /* steps done, idle, not yet timed out */
+        start = -(int64_t)(prov + boot + steps_s) - (int64_t)((idle ? idle : 1800) * urange(r, 0.1, 0.7));
+        break;
+    default:
+        start = -(int64_t)total - fr_sim_rng_range(r, 300, 86400 - total - 300 > 300 ? 86400 - total - 300 : 301);
+    }
     json_object_set_new(cl, "steps", steps);
+    json_object_set_new(cl, "start_offset_s", json_integer(start));
+    json_object_set_new(cl, "expected_runtime_s", json_integer(outcome <= 1 ? total - term + 100 : -1));
     json_object_set_new(cl, "profiles", profiles_json(t));
     return cl;
 }
