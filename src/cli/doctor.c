@@ -520,8 +520,9 @@ static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
             "usage: %s [--json] [--config FILE] [--timeout SECONDS]\n"
-            "  Resolves AWS credentials, region and endpoints as frugald does (config file,\n"
-            "  FRUGAL_* and AWS_* environment), calls STS GetCallerIdentity and checks each\n"
+            "  Resolves AWS credentials, region and endpoints as frugald does (config file\n"
+            "  from --config or FRUGAL_CONFIG,"
+            " FRUGAL_* and AWS_* environment), calls STS GetCallerIdentity and checks each\n"
             "  permission frugal needs with read-only calls. Exit status: 0 all required\n"
             "  permissions answered, 1 something is missing, 2 usage or configuration error.\n",
             prog);
@@ -558,10 +559,24 @@ int fr_cli_doctor(int argc, char **argv, const char *prog)
     fr_config_init(&d.cfg);
     char err[512] = "";
     int rc = 0;
+    if (!config_path) {
+        const char *fc = getenv("FRUGAL_CONFIG");
+        config_path = fc && *fc ? fc : NULL;
+    }
     if (config_path)
         rc = fr_config_load_file(&d.cfg, config_path, err, sizeof(err));
+    /* the CLI's own FRUGAL_TOKEN_FILE is not a daemon setting */
+    size_t nenv = 0;
+    while (environ[nenv])
+        nenv++;
+    char **envl = calloc(nenv + 1, sizeof(*envl));
+    size_t k = 0;
+    for (size_t i = 0; envl && i < nenv; i++)
+        if (!fr_str_startswith(environ[i], "FRUGAL_TOKEN_FILE="))
+            envl[k++] = environ[i];
     if (!rc)
-        rc = fr_config_apply_env(&d.cfg, fr_aws_process_env, NULL, environ, err, sizeof(err));
+        rc = envl ? fr_config_apply_env(&d.cfg, fr_aws_process_env, NULL, envl, err, sizeof(err)) : -ENOMEM;
+    free(envl);
     if (!rc)
         rc = fr_config_validate(&d.cfg, err, sizeof(err));
     if (rc) {

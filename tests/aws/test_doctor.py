@@ -136,6 +136,12 @@ class DoctorStub(unittest.TestCase):
                              args=("--json", "--config", cfg.name))
         self.assertEqual(r["region"], {"name": "eu-central-1", "source": "aws.region"})
         self.assertEqual(rc, 0)
+        # FRUGAL_CONFIG names the file; the CLI's own variables are not daemon settings
+        rc, r, out, err = doctor(self.stub.env(akid="AKIADOCTORCONFIG0001", secret="s", extra={
+            "AWS_REGION": None, "FRUGAL_CONFIG": cfg.name, "FRUGAL_URL": "http://127.0.0.1:1",
+            "FRUGAL_TOKEN_FILE": "/nonexistent"}))
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(r["region"]["name"], "eu-central-1")
 
 
 class DoctorMoto(unittest.TestCase):
