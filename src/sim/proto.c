@@ -157,6 +157,30 @@ static bool query_compatible(fr_sim_svc s)
     return s == FR_SIM_SVC_CW || s == FR_SIM_SVC_SQS;
 }
 
+/* Query-compatible JSON services name the modelled error shape in __type
+ * and carry the query protocol's code in x-amzn-query-error; botocore picks
+ * the exception class from the first and reports the second. */
+static const char *modelled_type(fr_sim_svc s, const char *code)
+{
+    static const struct {
+        fr_sim_svc svc;
+        const char *code, *shape;
+    } map[] = {
+        {FR_SIM_SVC_SQS, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"},
+        {FR_SIM_SVC_SQS, "AWS.SimpleQueueService.PurgeQueueInProgress", "PurgeQueueInProgress"},
+        {FR_SIM_SVC_SQS, "AWS.SimpleQueueService.UnsupportedOperation", "UnsupportedOperation"},
+        {FR_SIM_SVC_CW, "InvalidParameterValue", "InvalidParameterValueException"},
+        {FR_SIM_SVC_CW, "InvalidParameterCombination", "InvalidParameterCombinationException"},
+        {FR_SIM_SVC_CW, "MissingParameter", "MissingRequiredParameterException"},
+        {FR_SIM_SVC_CW, "InternalServiceError", "InternalServiceFault"},
+        {FR_SIM_SVC_CW, "LimitExceeded", "LimitExceededFault"},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (map[i].svc == s && strcmp(map[i].code, code) == 0)
+            return map[i].shape;
+    return code;
+}
+
 void fr_sim_error(const fr_sim_call *c, fr_sim_resp *r, int status, const char *code, const char *fmt, ...)
 {
     char msg[1024];
@@ -171,7 +195,8 @@ void fr_sim_error(const fr_sim_call *c, fr_sim_resp *r, int status, const char *
     switch (c->proto) {
     case FR_SIM_PROTO_JSON10:
     case FR_SIM_PROTO_JSON11: {
-        json_t *j = json_pack("{s:s, s:s}", "__type", code, "message", msg);
+        json_t *j = json_pack("{s:s, s:s}", "__type", query_compatible(c->svc) ? modelled_type(c->svc, code) : code,
+                              "message", msg);
         char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
         fr_buf_puts(&r->body, s ? s : "{}");
         free(s);
