@@ -633,8 +633,17 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     int cargc = argc - i;
     char **cargv = argv + i;
-    if (strcmp(cmd, "doctor") == 0)
-        return fr_cli_doctor(cargc, cargv, "frugal doctor");
+    if (strcmp(cmd, "doctor") == 0) {
+        /* a global --json before the command applies to doctor too */
+        char *dargv[66];
+        int dargc = 0;
+        for (int k = 0; k < cargc && dargc < 64; k++)
+            dargv[dargc++] = cargv[k];
+        if (c.json && dargc < 65)
+            dargv[dargc++] = "--json";
+        dargv[dargc] = NULL;
+        return fr_cli_doctor(dargc, dargv, "frugal doctor");
+    }
     if (!c.token) {
         const char *tf = getenv("FRUGAL_TOKEN_FILE");
         c.token = read_token_file(tf && *tf ? tf : "/var/lib/frugal/api-token");

@@ -455,7 +455,7 @@ int fr_config_apply_env(fr_config *c, fr_getenv_fn get, void *arg, char *const *
         }
     }
     /* A misspelt FRUGAL_* variable must not pass silently. */
-    static const char *other_known[] = {"FRUGAL_CONFIG", "FRUGAL_API_TOKEN", "FRUGAL_CRASH_AT", "FRUGAL_URL",
+    static const char *other_known[] = {"FRUGAL_CONFIG", "FRUGAL_API_TOKEN", "FRUGAL_CRASH_AT", "FRUGAL_CRASH_AT_SKIP", "FRUGAL_URL",
                                         "FRUGAL_STATE_DIR", "FRUGAL_LISTEN"};
     for (char *const *e = environ_list; e && *e; e++) {
         if (strncmp(*e, "FRUGAL_", 7) != 0)

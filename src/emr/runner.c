@@ -504,6 +504,7 @@ static void on_put(const fr_aws_result *res, void *arg)
     }
     int64_t version = json_integer_value(json_object_get(res->json, "Version"));
     r->written_version = version;
+    fr_crash_point("emr", "MODIFY.effect"); /* done, not yet journaled */
     fr_journal_append(r->d->journal, r->id, "MODIFY", "done", fr_emr_jdata_modify_done(version), NULL, NULL);
     json_t *changes = json_array();
     for (int n = FR_EMR_NODE_CORE; n < FR_EMR_NODE__COUNT; n++)
@@ -561,6 +562,7 @@ static void on_invoke(const fr_aws_result *res, void *arg)
         return;
     }
     /* The answer may name the cluster; the WAIT finds and confirms it anyway. */
+    fr_crash_point("emr", "CREATE.effect"); /* done, not yet journaled */
     const char *cid = NULL;
     json_t *resp = json_loadb(res->body, res->body_len, 0, NULL);
     json_t *body = NULL;
@@ -604,6 +606,7 @@ static void on_revert_put(const fr_aws_result *res, void *arg)
     }
     int64_t v = json_integer_value(json_object_get(res->json, "Version"));
     fr_journal_append(r->d->journal, r->id, "REVERT", "done", fr_emr_jdata_revert_done(v, false), NULL, NULL);
+    fr_crash_point("emr", "REVERT.effect"); /* done, not yet journaled */
     fr_audit(r->id, "param.revert", json_pack("{s:s, s:s, s:b, s:I}", "cluster_name", r->name, "param_path", r->path,
                                               "success", 1, "version", (json_int_t)v));
     step_detail(r, "restored as version %lld", (long long)v);
@@ -1183,6 +1186,7 @@ static void on_submit(const fr_aws_result *res, void *arg)
         ev_fire(r, FR_EMR_EV_STEPS_SUBMIT_FAILED, m);
         return;
     }
+    fr_crash_point("emr", "SUBMIT_STEPS.effect");
     json_decref(r->step_ids);
     r->step_ids = json_incref(json_object_get(res->json, "StepIds"));
     if (!r->step_ids)
@@ -1220,6 +1224,7 @@ static void on_terminate(const fr_aws_result *res, void *arg)
         ev_fire(r, FR_EMR_EV_TERMINATE_FAILED, m);
         return;
     }
+    fr_crash_point("emr", "TERMINATE.effect");
     json_t *ids = json_array();
     for (size_t i = 0; i < c->n; i++) {
         json_array_append_new(ids, json_string(c->ids[i]));
