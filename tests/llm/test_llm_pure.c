@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "frugal/agent.h"
 #include "frugal/commands.h"
 #include "frugal/err.h"
 #include "frugal/llm.h"
@@ -268,6 +269,37 @@ static void test_commands(void **state)
     assert_false(fr_cmd_valid_name("a\x01"));
 }
 
+/* The seed's tools, with the gate stated in every write tool. */
+static void test_tools(void **state)
+{
+    json_t *t = fr_agent_tools();
+    const char *want[] = {"list_transient_clusters", "analyze_cluster", "get_param_store_config", "calculate_cost",
+                          "check_cluster_status", "propose_optimization", "modify_param_store", "revert_param_store",
+                          "invoke_cluster_lambda"};
+    for (size_t i = 0; i < FR_ARRAY_SIZE(want); i++) {
+        int found = 0;
+        size_t j;
+        json_t *e;
+        json_array_foreach(t, j, e)
+        {
+            json_t *fn = json_object_get(e, "function");
+            if (strcmp(json_string_value(json_object_get(fn, "name")), want[i]) == 0) {
+                found = 1;
+                assert_true(json_is_object(json_object_get(fn, "parameters")));
+                if (fr_agent_tool_is_write(want[i]))
+                    assert_non_null(strstr(json_string_value(json_object_get(fn, "description")), "refused"));
+            }
+        }
+        if (!found)
+            fail_msg("tool %s missing", want[i]);
+    }
+    json_decref(t);
+    assert_true(fr_agent_tool_is_write("modify_param_store"));
+    assert_true(fr_agent_tool_is_write("approve_optimization"));
+    assert_false(fr_agent_tool_is_write("propose_optimization"));
+    assert_false(fr_agent_tool_is_write("analyze_cluster"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_acc_response_and_filter),
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_tools),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
