@@ -1,11 +1,12 @@
-"""The dashboard end to end: frugal-sim + frugald + headless Chromium."""
-import json
+"""The dashboard end to end: frugal-sim + frugald + headless Chromium
+(Debian's, driven by playwright-core). Screenshots of each stage are written
+to BUILD/e2e-screenshots."""
 import os
 import shutil
 import subprocess
-import tempfile
 import unittest
 
+import e2e
 import frugaltest as ft
 import simctl
 
@@ -13,25 +14,29 @@ import simctl
 @unittest.skipUnless(shutil.which("node") and os.path.exists("/usr/bin/chromium"), "node and chromium are required")
 class Dashboard(unittest.TestCase):
     def test_browser_flow(self):
-        sim = simctl.start_sim(clusters=8, clock_speed=300)
+        sim = simctl.Sim(clusters=8, seed=7, args=["--clock-speed", "120"])
         try:
-            target = simctl.pick_cluster(sim, prefer_class="HEAVILY_OVERSIZED")
-            d = ft.Frugald(env=simctl.aws_env(sim), args=simctl.fast_emr_args())
+            target = e2e.pick_cluster(sim)
+            d = e2e.frugald(sim)
             try:
                 shots = os.path.join(ft.BUILD_ROOT, "e2e-screenshots")
+                shutil.rmtree(shots, ignore_errors=True)
                 env = dict(os.environ, FRUGAL_E2E_URL=d.base, FRUGAL_E2E_TOKEN=d.token, FRUGAL_E2E_CLUSTER=target,
                            FRUGAL_E2E_SHOTS=shots)
+                for k in ("FRUGAL_BUILD_ROOT", "FRUGAL_SOURCE_ROOT", "FRUGAL_SHARED_DATA"):
+                    env.pop(k, None)
                 r = subprocess.run(["node", os.path.join(ft.SOURCE_ROOT, "tests", "e2e", "dashboard.mjs")],
                                    cwd=os.path.join(ft.SOURCE_ROOT, "tests", "e2e"), env=env,
                                    capture_output=True, text=True, timeout=600)
                 print(r.stdout[-4000:])
                 print(r.stderr[-4000:])
                 self.assertEqual(r.returncode, 0, "browser test failed")
-                self.assertTrue(os.path.exists(os.path.join(shots, "05-report.png")))
+                for stage in ("login", "clusters", "analysis", "progress", "report", "run-audit"):
+                    self.assertTrue(any(stage in f for f in os.listdir(shots)), stage)
             finally:
                 self.assertEqual(d.stop(), 0)
         finally:
-            sim.stop()
+            sim.close()
 
 
 if __name__ == "__main__":

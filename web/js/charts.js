@@ -30,7 +30,7 @@ export function usageChart(series, thresholds, title) {
       if (typeof v === 'number') lines.push([label, v]);
     }
   }
-  for (const [label, v] of lines) add(t.map(() => v), { label: label + ' ' + v + '%', stroke: GRAY, width: 1, dash: [4, 4] });
+  for (const [label, v] of lines) add(t.map(() => v), { label: label + ' ' + v + '%', stroke: GRAY, width: 1, dash: [4, 4], points: { show: false } });
   const bands = [];
   if (cmax > 0 && cmin > 0) bands.push({ series: [cmax, cmin], fill: 'rgba(11,11,11,0.07)' });
   if (mmax > 0 && mmin > 0) bands.push({ series: [mmax, mmin], fill: 'rgba(0,80,216,0.08)' });
@@ -39,11 +39,14 @@ export function usageChart(series, thresholds, title) {
     title, width, height: 190, series: defs, bands,
     scales: { y: { range: [0, 100] } },
     axes: [{ stroke: GRAY }, { stroke: GRAY, values: (u, vals) => vals.map(v => v + '%') }],
-    legend: { show: true },
+    legend: { show: false },
     cursor: { drag: { x: false, y: false } },
   };
   // eslint-disable-next-line no-new
   new window.uPlot(opts, cols, box);
-  box.append(h('figcaption', { class: 'legend-note', text: 'Average across nodes with the min-max spread; dashed lines are the sizing thresholds (average).' }));
+  box.append(h('figcaption', { class: 'legend-note' },
+    h('span', { class: 'key cpu', text: 'CPU' }), ' average across nodes, ',
+    mem ? h('span', { class: 'key mem', text: 'memory' }) : null, mem ? ' average, ' : '',
+    'shaded: min-max across nodes; dashed: sizing thresholds ' + lines.map(([, v]) => v + '%').join(' / ') + ' (average).'));
   return box;
 }
