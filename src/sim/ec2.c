@@ -802,8 +802,10 @@ static void op_spot_history(fr_sim_ec2 *e, const fr_sim_call *c, int64_t now, fr
     }
     /* filter values join the list parameters */
     json_t *ftypes = json_array(), *fprods = json_array(), *fazs = json_array();
-    json_array_extend(ftypes, types ? types : json_array());
-    json_array_extend(fprods, prods ? prods : json_array());
+    if (types)
+        json_array_extend(ftypes, types);
+    if (prods)
+        json_array_extend(fprods, prods);
     if (azname)
         json_array_append_new(fazs, json_string(azname));
     size_t i;

@@ -180,10 +180,21 @@ int fr_sim_ssm_put(fr_sim_ssm *s, const char *name, const char *value, const cha
                               "must have length less than or equal to 8192");
         return FR_EPARSE;
     }
+    /* what the new version inherits, copied: the versions array may move */
+    char cur_type[16] = "String";
+    char *cur_desc = NULL;
+    if (cur) {
+        fr_strlcpy(cur_type, cur->type, sizeof(cur_type));
+        if (cur->description)
+            cur_desc = fr_strdup(cur->description);
+    }
+    cur = NULL;
     if (!p) {
         p = calloc(1, sizeof(*p));
-        if (!p)
+        if (!p) {
+            free(cur_desc);
             return -ENOMEM;
+        }
         p->name = fr_strdup(name);
         p->next_version = 1;
         if (s->n == s->cap) {
@@ -192,6 +203,7 @@ int fr_sim_ssm_put(fr_sim_ssm *s, const char *name, const char *value, const cha
             if (!np) {
                 free(p->name);
                 free(p);
+                free(cur_desc);
                 return -ENOMEM;
             }
             s->params = np;
@@ -209,8 +221,10 @@ int fr_sim_ssm_put(fr_sim_ssm *s, const char *name, const char *value, const cha
     if (p->n == p->cap) {
         size_t ncap = p->cap ? p->cap * 2 : 4;
         fr_sim_param_ver *nv = realloc(p->vers, ncap * sizeof(*nv));
-        if (!nv)
+        if (!nv) {
+            free(cur_desc);
             return -ENOMEM;
+        }
         p->vers = nv;
         p->cap = ncap;
     }
@@ -218,12 +232,14 @@ int fr_sim_ssm_put(fr_sim_ssm *s, const char *name, const char *value, const cha
     memset(v, 0, sizeof(*v));
     v->version = p->next_version++;
     v->value = fr_strdup(value);
-    fr_strlcpy(v->type, type ? type : cur->type, sizeof(v->type));
+    fr_strlcpy(v->type, type ? type : cur_type, sizeof(v->type));
     fr_strlcpy(v->tier, eff_tier, sizeof(v->tier));
-    if (description)
+    if (description) {
         v->description = fr_strdup(description);
-    else if (cur && cur->description)
-        v->description = fr_strdup(cur->description);
+        free(cur_desc);
+    } else {
+        v->description = cur_desc;
+    }
     v->modified_ms = now;
     fr_strlcpy(v->user, user ? user : "", sizeof(v->user));
     p->n++;

@@ -149,8 +149,9 @@ class Frugald(Proc):
         self.base = "http://" + self.addr
         self.token = token or open(os.path.join(self.state_dir, "api-token")).read().strip()
 
-    def api(self, method, path, body=None, token=True, headers=None, raw=False):
-        return http_json(self.addr, method, path, body, self.token if token is True else token, headers, raw)
+    def api(self, method, path, body=None, token=True, headers=None, raw=False, timeout=30):
+        return http_json(self.addr, method, path, body, self.token if token is True else token, headers, raw,
+                         timeout=timeout)
 
 
 def http_json(addr, method, path, body=None, token=None, headers=None, raw=False, timeout=30):

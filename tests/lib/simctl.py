@@ -68,8 +68,15 @@ class Sim(frugaltest.Proc):
         self.close()
 
     def close(self):
+        """SIGTERM; returns the exit code. Sanitizer reports and abnormal
+        exits are printed (a test can assert on the code)."""
         try:
-            return self.stop()
+            rc = self.stop()
+            err = self.stderr()
+            if rc != 0 or "Sanitizer" in err or "runtime error" in err:
+                import sys
+                sys.stderr.write("frugal-sim exited %s\n%s\n" % (rc, err[-20000:]))
+            return rc
         finally:
             if self._tmp:
                 os.unlink(self._tmp)
@@ -83,7 +90,8 @@ class Sim(frugaltest.Proc):
 
     def client(self, service, key=ACCESS_KEY, secret=SECRET_KEY, token=None, config=None, **kw):
         from botocore.config import Config
-        cfg = config or Config(retries={"mode": "standard", "max_attempts": 1})
+        # total_max_attempts counts the first try; max_attempts counts only retries
+        cfg = config or Config(retries={"mode": "standard", "total_max_attempts": 1})
         return self.session(key, secret, token).client(service, endpoint_url=self.url, config=cfg, **kw)
 
     def cli_env(self):
