@@ -13,12 +13,17 @@
 #include "sim.h"
 #include "world.h"
 
-static void reply(fr_sim_resp *r, int status, json_t *j)
+static void reply_flags(fr_sim_resp *r, int status, json_t *j, size_t flags)
 {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    char *s = json_dumps(j, flags);
     json_decref(j);
     fr_sim_resp_raw(r, status, "application/json", s ? s : "{}", s ? strlen(s) : 2);
     free(s);
+}
+
+static void reply(fr_sim_resp *r, int status, json_t *j)
+{
+    reply_flags(r, status, j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 }
 
 static void fail(fr_sim_resp *r, int status, const char *code, const char *msg)
@@ -266,7 +271,8 @@ void fr_sim_control(fr_sim *s, const char *method, const char *path, const char 
         else
             reply(r, 200, json_pack("{s:b, s:i}", "ok", 1, "holes", (int)s->ec2.nholes));
     } else if (strcmp(p, "/world") == 0 && get) {
-        reply(r, 200, json_incref(s->world));
+        /* exactly as --world-out writes it (full precision) */
+        reply_flags(r, 200, json_incref(s->world), JSON_COMPACT | JSON_PRESERVE_ORDER);
     } else if (strcmp(p, "/calls") == 0 && get) {
         reply(r, 200, fr_sim_calls_json(&s->faults));
     } else if (strcmp(p, "/calls") == 0 && del) {

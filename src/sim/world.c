@@ -147,14 +147,14 @@ static void make_profile(int cls, fr_sim_rng *r, const fr_sim_traces *tr, fr_sim
         p->mem = p->cpu * urange(r, 0.9, 1.15);
         p->cpu_amp = 3;
         /* proportional swings keep the CPU/memory ratio (the workload) */
-        p->mem_amp = p->cpu_amp * p->mem / p->cpu;
+        p->mem_amp = round(p->cpu_amp * p->mem / p->cpu * 100) / 100;
         break;
     case CL_MODERATE:
         p->shape = pick_shape(r, tr, calm, 3);
         p->cpu = urange(r, 32, 38);
         p->mem = p->cpu * urange(r, 0.9, 1.1);
         p->cpu_amp = p->shape == FR_SIM_SHAPE_DIURNAL ? 3 : 5;
-        p->mem_amp = p->cpu_amp * p->mem / p->cpu;
+        p->mem_amp = round(p->cpu_amp * p->mem / p->cpu * 100) / 100;
         break;
     case CL_RIGHT:
         p->shape = pick_shape(r, tr, flat, 2);
