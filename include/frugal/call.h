@@ -4,10 +4,37 @@
 #ifndef FRUGAL_CALL_H
 #define FRUGAL_CALL_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "frugal/http.h"
 #include "frugal/retry.h"
+
+/* ---- adaptive send rate for one operation (pure; times in ms) ----
+ * Starts unlimited. The first throttle sets the rate to 70% of the measured
+ * send rate; later throttles cut the current rate to 70%. Between cuts the
+ * rate grows back along a cubic curve that reaches the rate of the last cut
+ * after a few seconds and then probes above it (CUBIC congestion control).
+ * A throttle of a request sent before the last cut carries no news about the
+ * new rate and is ignored, so a burst of throttles cuts once. */
+typedef struct fr_arate {
+    double min_rate, max_rate;
+    double w_max;       /* rate at the last cut */
+    int64_t last_cut_ms;
+    bool limited;
+    double measured;    /* smoothed send rate, requests/s */
+    int64_t bucket_ms;  /* start of the current measuring interval */
+    int bucket_n;
+    uint64_t cuts;
+} fr_arate;
+
+void fr_arate_init(fr_arate *a, double min_rate, double max_rate, int64_t now_ms);
+void fr_arate_on_send(fr_arate *a, int64_t now_ms);
+/* Returns 1 when the answer cut the rate. */
+int fr_arate_on_answer(fr_arate *a, bool throttled, int64_t sent_ms, int64_t now_ms);
+/* The allowed rate now, requests/s; 0 while unlimited. */
+double fr_arate_rate(const fr_arate *a, int64_t now_ms);
 
 /* ---- per-service admission: token bucket + concurrency limit ---- */
 
@@ -25,6 +52,11 @@ void fr_limiter_cancel(fr_limiter_wait *w);
 size_t fr_limiter_queued(const fr_limiter *l);
 int fr_limiter_active(const fr_limiter *l);
 void fr_limiter_close(fr_limiter *l);
+/* Makes l follow an fr_arate: its rate is the adaptive rate (the configured
+ * rate while unlimited) and answers are fed back with fr_limiter_feedback. */
+void fr_limiter_set_adaptive(fr_limiter *l, double min_rate, double max_rate);
+void fr_limiter_feedback(fr_limiter *l, bool throttled, int64_t sent_ms);
+const fr_arate *fr_limiter_arate(const fr_limiter *l); /* NULL unless adaptive */
 
 /* ---- the retried call ---- */
 
@@ -40,7 +72,8 @@ typedef struct fr_call_result {
 
 typedef struct fr_call_spec {
     const char *service; /* metrics label; copied */
-    fr_limiter *limiter; /* optional */
+    fr_limiter *op_limiter; /* optional, adaptive, per operation; taken before limiter */
+    fr_limiter *limiter;    /* optional, per service */
     fr_retry_quota *quota; /* optional, shared per service */
     fr_retry_policy policy;
     /* Fills o for attempt n (0-based); storage behind o must stay valid

@@ -63,6 +63,7 @@ typedef struct fr_config {
     char *aws_profile;
     int64_t aws_max_attempts;
     bool aws_retry_quota;
+    bool aws_adaptive_rate;
     fr_svc_limits svc[FR_SVC__COUNT];
     /* [emr] */
     char *emr_param_prefix;

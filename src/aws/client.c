@@ -473,11 +473,40 @@ static void call_done(void *arg, const fr_http_resp *r, const fr_call_result *cr
     json_decref(root);
 }
 
+#define OPLIM_MIN_RATE 0.5 /* requests/s an operation is never paced below */
+
+/* The adaptive limiter of (svc, op); NULL when off or out of memory (the
+ * call then goes with the service limiter alone). */
+static fr_limiter *op_limiter(fr_aws *a, int svc, const char *op)
+{
+    if (!a->adaptive)
+        return NULL;
+    for (size_t i = 0; i < a->noplim; i++)
+        if (a->oplim[i].svc == svc && strcmp(a->oplim[i].op, op) == 0)
+            return a->oplim[i].l;
+    struct fr_aws_oplim *n = realloc(a->oplim, (a->noplim + 1) * sizeof(*n));
+    if (!n)
+        return NULL;
+    a->oplim = n;
+    struct fr_aws_oplim *o = &n[a->noplim];
+    char name[96];
+    snprintf(name, sizeof(name), "%s.%s", fr_svc_name((enum fr_aws_svc)svc), op);
+    const fr_svc_limits *l = &a->svc_limits[svc];
+    if (fr_limiter_new(&o->l, a->loop, name, l->rate, l->burst, INT32_MAX) != 0)
+        return NULL;
+    fr_limiter_set_adaptive(o->l, OPLIM_MIN_RATE, l->rate);
+    o->svc = svc;
+    fr_strlcpy(o->op, op, sizeof(o->op));
+    a->noplim++;
+    return o->l;
+}
+
 static void call_send(struct aws_call *c)
 {
     fr_aws *a = c->base.aws;
     fr_call_spec spec = {
         .service = c->si->name,
+        .op_limiter = op_limiter(a, c->svc, c->op),
         .limiter = a->lim[c->svc],
         .quota = a->use_quota ? &a->quota[c->svc] : NULL,
         .policy = a->policy,
@@ -688,6 +717,8 @@ static void apply_settings(fr_aws *a, const fr_config *cfg, fr_getenv_fn env, vo
     a->policy.max_retries = 0; /* per call, from max_attempts */
     a->max_attempts = attempts_from(cfg, env, ea);
     a->use_quota = cfg->aws_retry_quota;
+    a->adaptive = cfg->aws_adaptive_rate;
+    memcpy(a->svc_limits, cfg->svc, sizeof(a->svc_limits));
 }
 
 int fr_aws_new(fr_aws **out, uv_loop_t *loop, fr_http *http, const fr_config *cfg, const fr_aws_opts *opts,
@@ -763,6 +794,10 @@ void fr_aws_reload(fr_aws *a, const fr_config *cfg)
     a->timeout_ms = cfg->http_timeout_ms;
     for (int s = 0; s < FR_SVC__COUNT; s++)
         fr_limiter_update(a->lim[s], cfg->svc[s].rate, cfg->svc[s].burst, (int)cfg->svc[s].concurrency);
+    for (size_t i = 0; i < a->noplim; i++) {
+        const fr_svc_limits *l = &cfg->svc[a->oplim[i].svc];
+        fr_limiter_update(a->oplim[i].l, l->rate, l->burst, INT32_MAX);
+    }
 }
 
 static void close_step(void *arg)
@@ -798,6 +833,11 @@ void fr_aws_close(fr_aws *a, void (*done)(void *arg), void *arg)
         fr_limiter_close(a->lim[s]);
         a->lim[s] = NULL;
     }
+    for (size_t i = 0; i < a->noplim; i++)
+        fr_limiter_close(a->oplim[i].l);
+    free(a->oplim);
+    a->oplim = NULL;
+    a->noplim = 0;
     a->closes_left = 2;
     fr_cred_provider_close(a->cred, close_step, a);
     a->cred = NULL;

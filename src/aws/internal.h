@@ -29,6 +29,15 @@ struct fr_aws {
     const char *region_source;
     fr_aws_endpoint ep[FR_SVC__COUNT];
     fr_limiter *lim[FR_SVC__COUNT];
+    /* adaptive per-operation limiters, made on first use */
+    struct fr_aws_oplim {
+        int svc;
+        char op[64];
+        fr_limiter *l;
+    } *oplim;
+    size_t noplim;
+    bool adaptive;
+    fr_svc_limits svc_limits[FR_SVC__COUNT];
     fr_retry_quota quota[FR_SVC__COUNT];
     fr_sigv4_key_cache keys[FR_SVC__COUNT];
     bool use_quota;

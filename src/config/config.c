@@ -80,6 +80,9 @@ static const fr_cfg_key keys[] = {
      "Total attempts per AWS call. 0: AWS_MAX_ATTEMPTS if set, else retry.max_retries + 1."},
     {"aws", "retry_quota", FR_CT_BOOL, OFF(aws_retry_quota), "true", NOB, NULL, NULL, true,
      "Standard-mode retry quota (500 tokens; a retry costs 5, a timeout retry 10, a success refunds 1)."},
+    {"aws", "adaptive_rate", FR_CT_BOOL, OFF(aws_adaptive_rate), "true", NOB, NULL, NULL, true,
+     "Pace each API operation on its own: a throttle cuts that operation's send rate to 70% and it grows back "
+     "along a cubic curve (never below 0.5/s, never above the service's rate)."},
     SVC(FR_SVC_EMR, "emr", "8", "16", "8"),
     SVC(FR_SVC_CLOUDWATCH, "cloudwatch", "20", "50", "16"),
     SVC(FR_SVC_SSM, "ssm", "20", "40", "8"),

@@ -17,6 +17,7 @@ struct fr_call {
     char labels[96];
     int attempt;
     int holds_limiter;
+    int64_t sent_ms; /* loop time of the last send, for the adaptive rate */
     int last_cost;
     fr_limiter_wait *lwait;
     fr_http_req *req;
@@ -89,6 +90,8 @@ static void on_response(const fr_http_resp *r, void *arg)
     release_limiter(c);
     fr_verdict v = c->spec.classify ? c->spec.classify(c->spec.arg, r) : fr_classify_http(r);
     c->res.last_verdict = v;
+    if (c->spec.op_limiter)
+        fr_limiter_feedback(c->spec.op_limiter, v == FR_VERDICT_THROTTLE, c->sent_ms);
     if (v == FR_VERDICT_OK) {
         if (c->spec.quota)
             fr_quota_release(c->spec.quota, c->last_cost);
@@ -146,6 +149,7 @@ static void send_attempt(fr_call *c)
     int rc = c->spec.build(c->spec.arg, c->attempt, &o);
     if (rc == 0) {
         c->res.attempts++;
+        c->sent_ms = (int64_t)uv_now(c->loop);
         fr_metric_inc("frugal_http_requests_total", "Outgoing request attempts", c->labels, 1);
         inflight_add(c, 1);
         rc = fr_http_send(c->h, &o, on_response, c, &c->req);
@@ -166,7 +170,7 @@ static void on_granted(void *arg)
     send_attempt(c);
 }
 
-static void attempt_now(fr_call *c)
+static void service_stage(fr_call *c)
 {
     if (c->spec.limiter) {
         int g = fr_limiter_acquire(c->spec.limiter, on_granted, c, &c->lwait);
@@ -179,6 +183,30 @@ static void attempt_now(fr_call *c)
         c->holds_limiter = 1;
     }
     send_attempt(c);
+}
+
+/* The operation's limiter only paces sends; it holds no concurrency slot. */
+static void on_op_granted(void *arg)
+{
+    fr_call *c = arg;
+    c->lwait = NULL;
+    fr_limiter_release(c->spec.op_limiter);
+    service_stage(c);
+}
+
+static void attempt_now(fr_call *c)
+{
+    if (c->spec.op_limiter) {
+        int g = fr_limiter_acquire(c->spec.op_limiter, on_op_granted, c, &c->lwait);
+        if (g < 0) {
+            finish(c, NULL, g);
+            return;
+        }
+        if (g == 0)
+            return;
+        fr_limiter_release(c->spec.op_limiter);
+    }
+    service_stage(c);
 }
 
 int fr_call_start(fr_http *h, uv_loop_t *loop, const fr_call_spec *spec, fr_call **out)

@@ -22,6 +22,7 @@
 #include "frugal/metrics.h"
 #include "frugal/rand.h"
 #include "frugal/str.h"
+#include "frugal/time.h"
 #include "testsrv.h"
 
 #define MS 1000000ull /* ns */
@@ -291,11 +292,14 @@ static void test_keepalive_and_post(void **state)
 struct retry_srv {
     int hits[MAXCALLS];
     uint64_t at[MAXCALLS][MAXATT];
+    fr_tbucket bucket; /* mode b */
+    int bucket_throttled;
 };
 
 /* /r/MODE/ID: MODE t = always 429, u = always 503, ra = 429 "Retry-After: 1"
  * then 200, ram = 503 "retry-after-ms: 300" then 200, cap = 429
- * "Retry-After: 3600", ok = 200. */
+ * "Retry-After: 3600", ok = 200, b = 429 when the server's token bucket
+ * (rs->bucket) is empty, else 200. */
 static void retry_handler(ts_server *s, ts_req *r, const ts_req_info *in, void *arg)
 {
     struct retry_srv *rs = arg;
@@ -325,7 +329,10 @@ static void retry_handler(ts_server *s, ts_req *r, const ts_req_info *in, void *
         ts_respond(r, 503, "retry-after-ms: 300\r\n", "", 0);
     else if (strcmp(mode, "cap") == 0)
         ts_respond(r, 429, "Retry-After: 3600\r\n", "", 0);
-    else
+    else if (strcmp(mode, "b") == 0 && fr_tbucket_take(&rs->bucket, (int64_t)(in->arrival_ns / MS)) != 0) {
+        rs->bucket_throttled++;
+        ts_respond(r, 429, NULL, "{\"error\":\"rate exceeded\"}", 26);
+    } else
         ts_respond(r, 200, NULL, "done", 4);
 }
 
@@ -358,6 +365,17 @@ static void rcall_done(void *arg, const fr_http_resp *r, const fr_call_result *r
         fr_strlcpy(rc->body, r->body, sizeof(rc->body));
     rc->call = NULL;
     (*rc->ndone)++;
+}
+
+static void start_rcall2(env *e, struct rcall *rc, int *ndone, const char *mode, int id, fr_retry_policy pol,
+                         fr_limiter *lim, fr_limiter *op_lim)
+{
+    memset(rc, 0, sizeof(*rc));
+    snprintf(rc->url, sizeof(rc->url), "%s/r/%s/%d", e->base, mode, id);
+    rc->ndone = ndone;
+    fr_call_spec spec = {.service = "test", .policy = pol, .build = rcall_build, .done = rcall_done, .arg = rc,
+                         .limiter = lim, .op_limiter = op_lim};
+    assert_int_equal(fr_call_start(e->http, &e->loop, &spec, &rc->call), 0);
 }
 
 static void start_rcall(env *e, struct rcall *rc, int *ndone, const char *mode, int id, fr_retry_policy pol,
@@ -707,6 +725,59 @@ static void test_limiter_token_bucket(void **state)
     assert_int_equal(fr_limiter_active(lim), 0);
     fr_limiter_close(lim);
     env_finish(&e);
+}
+
+/* An account that allows 20 requests/s (burst 5) and 60 calls wanting to go
+ * at once: with the adaptive operation limiter the client learns the rate
+ * and is throttled far less than without it; every call succeeds. */
+static int run_bucket_calls(struct retry_srv *rs, bool adaptive, const fr_arate **ar_out, uint64_t *cuts)
+{
+    enum { N = 60 };
+    memset(rs, 0, sizeof(*rs));
+    env e;
+    env_init(&e, retry_handler, rs, NULL);
+    fr_tbucket_init(&rs->bucket, 20, 5, (int64_t)(fr_time_mono_ns() / MS));
+    fr_limiter *svc = NULL, *op = NULL;
+    assert_int_equal(fr_limiter_new(&svc, &e.loop, "svc", 1000, 1000, 1000), 0);
+    if (adaptive) {
+        assert_int_equal(fr_limiter_new(&op, &e.loop, "svc.op", 1000, 1000, INT32_MAX), 0);
+        fr_limiter_set_adaptive(op, 0.5, 1000);
+    }
+    static struct rcall calls[N];
+    int ndone = 0;
+    fr_retry_policy pol = {50, 800, 12, 1000};
+    for (int i = 0; i < N; i++)
+        start_rcall2(&e, &calls[i], &ndone, "b", i, pol, svc, op);
+    assert_true(run_until(&e, &ndone, N, 30000));
+    int throttles = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(calls[i].res.err, 0);
+        throttles += calls[i].res.throttles;
+    }
+    assert_int_equal(throttles, rs->bucket_throttled);
+    if (op) {
+        *ar_out = fr_limiter_arate(op);
+        assert_non_null(*ar_out);
+        *cuts = (*ar_out)->cuts;
+        fr_limiter_close(op);
+    }
+    fr_limiter_close(svc);
+    env_finish(&e);
+    return throttles;
+}
+
+static void test_limiter_adaptive(void **state)
+{
+    (void)state;
+    static struct retry_srv rs;
+    const fr_arate *ar = NULL;
+    uint64_t cuts = 0;
+    int plain = run_bucket_calls(&rs, false, &ar, &cuts);
+    int adaptive = run_bucket_calls(&rs, true, &ar, &cuts);
+    print_message("    60 calls vs 20/s burst 5: %d throttles without the adaptive limiter, %d with it (%llu cuts)\n",
+                  plain, adaptive, (unsigned long long)cuts);
+    assert_true(cuts >= 1);
+    assert_true(adaptive * 2 < plain);
 }
 
 struct lim_obs {
@@ -1236,6 +1307,7 @@ int main(void)
         cmocka_unit_test(test_reset_gives_up),
         cmocka_unit_test(test_limiter_token_bucket),
         cmocka_unit_test(test_limiter_concurrency),
+        cmocka_unit_test(test_limiter_adaptive),
         cmocka_unit_test(test_http_cancel),
         cmocka_unit_test(test_call_cancel),
         cmocka_unit_test(test_call_cancel_in_done),

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "frugal/auth.h"
+#include "frugal/call.h"
 #include "frugal/config.h"
 #include "frugal/err.h"
 #include "frugal/redact.h"
@@ -199,6 +200,99 @@ static void test_tbucket(void **state)
     assert_true(fr_tbucket_take(&b, 100001) == 0);
 }
 
+/* The adaptive rate on its own: the cut, stale throttles, the cubic
+ * recovery, the bounds. */
+static void test_arate_rules(void **state)
+{
+    (void)state;
+    fr_arate a;
+    fr_arate_init(&a, 0.5, 1000, 0);
+    assert_true(fr_arate_rate(&a, 0) == 0); /* unlimited */
+    /* 10 sends per 100 ms for a second: measured ~100/s */
+    for (int t = 0; t < 1000; t += 10)
+        fr_arate_on_send(&a, t);
+    assert_int_equal(fr_arate_on_answer(&a, false, 990, 1000), 0);
+    assert_true(fr_arate_rate(&a, 1000) == 0);
+    assert_int_equal(fr_arate_on_answer(&a, true, 990, 1000), 1);
+    double r0 = fr_arate_rate(&a, 1000);
+    assert_true(r0 > 0.7 * 90 && r0 < 0.7 * 110);
+    /* a throttle of a request sent before the cut does not cut again */
+    assert_int_equal(fr_arate_on_answer(&a, true, 999, 1010), 0);
+    assert_true(fr_arate_rate(&a, 1010) >= r0);
+    /* growth: monotone, back at the old rate within a few seconds, then above */
+    double prev = r0, wmax = r0 / 0.7;
+    int back_ms = -1;
+    for (int t = 1000; t <= 10000; t += 100) {
+        double r = fr_arate_rate(&a, t);
+        assert_true(r >= prev - 1e-9);
+        if (back_ms < 0 && r >= wmax - 1e-6)
+            back_ms = t - 1000;
+        prev = r;
+    }
+    assert_true(back_ms > 1000 && back_ms < 8000);
+    assert_true(fr_arate_rate(&a, 10000) > wmax);
+    assert_true(fr_arate_rate(&a, 1000000) == 1000); /* capped at max */
+    /* a throttle sent after the cut cuts again, from the current rate */
+    double cur = fr_arate_rate(&a, 2000);
+    assert_int_equal(fr_arate_on_answer(&a, true, 1500, 2000), 1);
+    assert_true(fr_arate_rate(&a, 2000) <= 0.7 * cur + 1e-9);
+    /* never below the minimum */
+    for (int i = 0; i < 50; i++)
+        fr_arate_on_answer(&a, true, 3000 + i * 10, 3000 + i * 10);
+    assert_true(fr_arate_rate(&a, 3500) >= 0.5);
+    assert_true(a.cuts >= 10);
+}
+
+/* Closed loop: a client that always has work, an account that allows 5/s
+ * with a burst of 20 (a token bucket), 40 ms round trips. After the first
+ * seconds the client must use most of the allowance and be throttled
+ * rarely. */
+static void test_arate_converges(void **state)
+{
+    (void)state;
+    const double limit = 5, burst = 20;
+    fr_tbucket server, client;
+    fr_tbucket_init(&server, limit, burst, 0);
+    fr_tbucket_init(&client, 15, 60, 0); /* the service limiter's setting */
+    fr_arate a;
+    fr_arate_init(&a, 0.5, 15, 0);
+    enum { RTT = 40, END = 60000, WARM = 10000, MAXQ = 4096 };
+    static int64_t q_sent[MAXQ];
+    static int q_thr[MAXQ];
+    int qh = 0, qt = 0;
+    int ok_warm = 0, thr_warm = 0, sent_warm = 0, thr_all = 0;
+    for (int64_t t = 0; t < END; t++) {
+        while (qh != qt && q_sent[qh] + RTT <= t) {
+            fr_arate_on_answer(&a, q_thr[qh], q_sent[qh], t);
+            if (q_sent[qh] >= WARM && q_thr[qh])
+                thr_warm++;
+            else if (q_sent[qh] >= WARM)
+                ok_warm++;
+            thr_all += q_thr[qh];
+            qh = (qh + 1) % MAXQ;
+        }
+        double r = fr_arate_rate(&a, t);
+        if (r > 0)
+            fr_tbucket_set(&client, r, 1, t);
+        while (fr_tbucket_take(&client, t) == 0) {
+            fr_arate_on_send(&a, t);
+            q_sent[qt] = t;
+            q_thr[qt] = fr_tbucket_take(&server, t) != 0;
+            qt = (qt + 1) % MAXQ;
+            assert_true(qt != qh);
+            if (t >= WARM)
+                sent_warm++;
+        }
+    }
+    double secs = (END - WARM - RTT) / 1000.0;
+    double goodput = ok_warm / secs;
+    print_message("    adaptive rate vs 5/s: goodput %.2f/s, %d of %d sends throttled after warm-up, %d in all\n",
+                  goodput, thr_warm, sent_warm, thr_all);
+    assert_true(goodput >= 0.85 * limit);
+    assert_true(goodput <= limit + 0.5);
+    assert_true(thr_warm <= sent_warm / 10);
+}
+
 static void test_redact(void **state)
 {
     fr_redact_clear();
@@ -377,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_parse_numbers), cmocka_unit_test(test_uri),      cmocka_unit_test(test_hostport),
         cmocka_unit_test(test_time),          cmocka_unit_test(test_backoff),  cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_classify),      cmocka_unit_test(test_quota),    cmocka_unit_test(test_tbucket),
+        cmocka_unit_test(test_arate_rules),   cmocka_unit_test(test_arate_converges),
         cmocka_unit_test(test_redact),        cmocka_unit_test(test_auth_session), cmocka_unit_test(test_config),
         cmocka_unit_test(test_config_documented),
     };
