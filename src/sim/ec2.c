@@ -129,7 +129,13 @@ const char *fr_sim_ec2_state(const fr_sim_ec2_inst *i, int64_t now, int *code)
 {
     int c;
     const char *s;
-    if (now < i->launch_ms + FR_SIM_PENDING_MS) {
+    if (i->terminate_ms && now >= i->terminate_ms && now < i->terminate_ms + FR_SIM_SHUTDOWN_MS) {
+        c = 32;
+        s = "shutting-down";
+    } else if (i->terminate_ms && now >= i->terminate_ms) {
+        c = 48;
+        s = "terminated";
+    } else if (now < i->launch_ms + FR_SIM_PENDING_MS) {
         c = 0;
         s = "pending";
     } else if (!i->terminate_ms || now < i->terminate_ms) {

@@ -372,6 +372,25 @@ static void op_protect(fr_sim_emr *e, const fr_sim_call *c, fr_sim_resp *r, int6
     fr_sim_ok_json(c, r, json_object());
 }
 
+static void op_bootstrap_actions(fr_sim_emr *e, const fr_sim_call *c, fr_sim_resp *r, int64_t now)
+{
+    fr_sim_cluster *cl = cluster_arg(e, c, r, "ClusterId", now);
+    if (!cl)
+        return;
+    json_t *list = json_array();
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(cl->req, "BootstrapActions"), i, b)
+    {
+        json_t *sba = json_object_get(b, "ScriptBootstrapAction");
+        json_t *args = json_object_get(sba, "Args");
+        const char *name = fr_sim_jstr(b, "Name"), *path = fr_sim_jstr(sba, "Path");
+        json_array_append_new(list, json_pack("{s:s, s:s, s:O}", "Name", name ? name : "", "ScriptPath",
+                                              path ? path : "", "Args", args ? args : json_array()));
+    }
+    fr_sim_ok_json(c, r, json_pack("{s:o}", "BootstrapActions", list));
+}
+
 void fr_sim_emr_call(fr_sim_emr *e, const fr_sim_call *c, int64_t now, fr_sim_resp *r)
 {
     const char *op = c->op;
@@ -399,6 +418,8 @@ void fr_sim_emr_call(fr_sim_emr *e, const fr_sim_call *c, int64_t now, fr_sim_re
         op_auto_termination(e, c, r, now);
     else if (strcmp(op, "SetTerminationProtection") == 0)
         op_protect(e, c, r, now);
+    else if (strcmp(op, "ListBootstrapActions") == 0)
+        op_bootstrap_actions(e, c, r, now);
     else
         fr_sim_error(c, r, 400, "UnknownOperationException", "Operation %s is not supported by frugal-sim.", op);
 }

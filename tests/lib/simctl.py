@@ -106,7 +106,9 @@ class Sim(frugaltest.Proc):
 
     def cli(self, *args, check=True):
         """Runs `aws ARGS --output json`; returns parsed JSON (or text)."""
-        p = subprocess.run(["aws"] + list(args) + ["--output", "json"], env=self.cli_env(), capture_output=True,
+        # --endpoint-url too: the CLI's SQS customization ignores AWS_ENDPOINT_URL
+        p = subprocess.run(["aws"] + list(args) + ["--output", "json", "--endpoint-url", self.url],
+                           env=self.cli_env(), capture_output=True,
                            text=True, timeout=120)
         if check and p.returncode != 0:
             raise RuntimeError("aws %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
