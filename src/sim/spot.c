@@ -444,10 +444,10 @@ int fr_sim_spot_load(fr_sim_spot *s, const char *name, const char *text, size_t 
         return rc;
     }
     /* files covering many regions: keep this region's AZs when it has any */
-    const char *pfx = region_prefix(s->azs[0][0] ? s->azs[0] : "us-east-1");
     char region[40];
     fr_strlcpy(region, s->azs[0], sizeof(region));
-    region[strlen(region) - 1] = '\0';
+    region[strlen(region) - 1] = '\0'; /* "us-east-1a" -> "us-east-1" */
+    const char *pfx = region_prefix(region);
     size_t keep = 0;
     for (size_t i = 0; i < n; i++)
         if (fr_str_startswith(raw[i].az, pfx) || fr_str_startswith(raw[i].az, region))
