@@ -103,7 +103,7 @@ long fr_cli_request(const fr_cli *c, const char *method, const char *path, const
 
 static int print_json(const json_t *j)
 {
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     if (s) {
         printf("%s\n", s);
         free(s);
@@ -234,6 +234,49 @@ static void print_analysis(const json_t *a)
         printf("  Not proposed: %s\n", s(a, "refusal"));
 }
 
+/* The Phase 2 report as a table: each copied step on the original and on
+ * the test cluster, the totals, the cost of the steps, the verdict. */
+static void print_report(const json_t *rep)
+{
+    char a[32], b[32];
+    printf("report:\n  %-32s %-12s %-12s %8s  %s\n", "STEP", "ORIGINAL", "TEST", "CHANGE", "STATE");
+    size_t i;
+    const json_t *st;
+    json_array_foreach(json_object_get(rep, "steps"), i, st)
+    {
+        const json_t *nr = json_object_get(st, "new_runtime_s");
+        fmt_duration(a, sizeof(a), num(st, "old_runtime_s"));
+        if (json_is_number(nr))
+            fmt_duration(b, sizeof(b), json_number_value(nr));
+        else
+            snprintf(b, sizeof(b), "-");
+        char ch[16] = "-";
+        if (json_is_number(json_object_get(st, "change_pct")))
+            snprintf(ch, sizeof(ch), "%+.1f%%", num(st, "change_pct"));
+        printf("  %-32s %-12s %-12s %8s  %s\n", s(st, "name"), a, b, ch, s(st, "new_state"));
+    }
+    const json_t *t = json_object_get(rep, "totals");
+    if (json_is_object(t)) {
+        fmt_duration(a, sizeof(a), num(t, "old_runtime_s"));
+        fmt_duration(b, sizeof(b), num(t, "new_runtime_s"));
+        char ch[16];
+        snprintf(ch, sizeof(ch), "%+.1f%%", num(t, "runtime_delta_pct"));
+        printf("  %-32s %-12s %-12s %8s\n", "total runtime", a, b, ch);
+        fmt_money(a, sizeof(a), num(t, "old_cost"));
+        fmt_money(b, sizeof(b), num(t, "new_cost"));
+        snprintf(ch, sizeof(ch), "%+.1f%%", num(t, "cost_delta_pct"));
+        printf("  %-32s %-12s %-12s %8s\n", "cost of the steps", a, b, ch);
+        if (json_is_number(json_object_get(t, "savings_per_month"))) {
+            fmt_money(a, sizeof(a), num(t, "savings_per_month"));
+            printf("  estimated savings: %s/month\n", a);
+        }
+    }
+    if (*s(rep, "verdict"))
+        printf("  verdict: %s\n", s(rep, "verdict"));
+    if (*s(rep, "narrative"))
+        printf("\n%s\n", s(rep, "narrative"));
+}
+
 static void print_run(const json_t *r)
 {
     printf("run %s  %s  %s\n", s(r, "id"), s(r, "cluster_name"), s(r, "state"));
@@ -246,10 +289,8 @@ static void print_run(const json_t *r)
         printf("  %-13s %-8s %s %s\n", s(st, "name"), s(st, "state"), s(st, "started"), s(st, "detail"));
     }
     const json_t *rep = json_object_get(r, "report");
-    if (json_is_object(rep)) {
-        printf("report:\n");
-        print_json(rep);
-    }
+    if (json_is_object(rep))
+        print_report(rep);
     const json_t *conf = json_object_get(r, "conflict");
     if (json_is_object(conf)) {
         printf("CONFLICT: %s was changed by someone else (version %lld, ours %lld); it was NOT reverted.\n",

@@ -457,9 +457,14 @@ int fr_config_apply_env(fr_config *c, fr_getenv_fn get, void *arg, char *const *
             }
         }
     }
-    /* A misspelt FRUGAL_* variable must not pass silently. */
-    static const char *other_known[] = {"FRUGAL_CONFIG", "FRUGAL_API_TOKEN", "FRUGAL_CRASH_AT", "FRUGAL_CRASH_AT_SKIP", "FRUGAL_URL",
-                                        "FRUGAL_STATE_DIR", "FRUGAL_LISTEN"};
+    /* A misspelt FRUGAL_* variable must not pass silently. The CLI's, the
+     * scripts' and the tests' own variables are not settings but may share
+     * the environment. */
+    static const char *other_known[] = {"FRUGAL_CONFIG",     "FRUGAL_API_TOKEN",   "FRUGAL_CRASH_AT",
+                                        "FRUGAL_CRASH_AT_SKIP", "FRUGAL_URL",      "FRUGAL_TOKEN_FILE",
+                                        "FRUGAL_STATE_DIR",  "FRUGAL_LISTEN",      "FRUGAL_SKIP_ASAN",
+                                        "FRUGAL_SHARED_DATA", "FRUGAL_BUILD_ROOT", "FRUGAL_SOURCE_ROOT"};
+    static const char *other_prefixes[] = {"FRUGAL_TEST_", "FRUGAL_DEMO_", "FRUGAL_SIM_"};
     for (char *const *e = environ_list; e && *e; e++) {
         if (strncmp(*e, "FRUGAL_", 7) != 0)
             continue;
@@ -467,12 +472,14 @@ int fr_config_apply_env(fr_config *c, fr_getenv_fn get, void *arg, char *const *
         bool known = false;
         for (size_t i = 0; i < FR_ARRAY_SIZE(other_known) && !known; i++)
             known = strlen(other_known[i]) == nl && strncmp(*e, other_known[i], nl) == 0;
+        for (size_t i = 0; i < FR_ARRAY_SIZE(other_prefixes) && !known; i++)
+            known = strncmp(*e, other_prefixes[i], strlen(other_prefixes[i])) == 0;
         for (const fr_cfg_key *k = keys; k->section && !known; k++) {
             char name[128];
             fr_config_env_name(k, name, sizeof(name));
             known = strlen(name) == nl && strncmp(*e, name, nl) == 0;
         }
-        if (!known && strncmp(*e, "FRUGAL_TEST_", 12) != 0) {
+        if (!known) {
             snprintf(err, errlen, "unknown environment variable %.*s", (int)nl, *e);
             return FR_ECONFIG;
         }

@@ -2,6 +2,7 @@
  * machine (workflow.c), feeds their results back as events, journals every
  * side effect before (intent, durable) and after (done), narrates progress
  * on the feed, audits, and resumes unfinished runs after a restart. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -1323,12 +1324,14 @@ static void write_report(struct run *r)
                                json_object_get(r->rec, "recommendation") ?: json_null(), "test_cluster_id", r->test_id);
     free(sr);
     /* the template narrative; an LLM (if configured) may replace it */
-    char narrative[600];
+    char narrative[600], verdict[256];
+    fr_strlcpy(verdict, cmp.verdict, sizeof(verdict));
+    verdict[0] = (char)toupper((unsigned char)verdict[0]); /* it ends a sentence here */
     snprintf(narrative, sizeof(narrative),
              "The test cluster ran %zu step%s in %.1f min against %.1f min on the original (%+.1f%%); at $%.2f/h "
              "instead of $%.2f/h the steps cost $%.2f instead of $%.2f. %s",
              n, n == 1 ? "" : "s", (double)cmp.new_total_ms / 60000.0, (double)cmp.old_total_ms / 60000.0,
-             cmp.runtime_delta_pct, r->new_hourly, r->old_hourly, cmp.new_cost, cmp.old_cost, cmp.verdict);
+             cmp.runtime_delta_pct, r->new_hourly, r->old_hourly, cmp.new_cost, cmp.old_cost, verdict);
     json_object_set_new(report, "narrative", json_string(narrative));
     json_object_set_new(r->rec, "report", report);
     fr_journal_append(r->d->journal, r->id, "REPORT", "done", json_pack("{s:s}", "verdict", cmp.verdict), NULL, NULL);

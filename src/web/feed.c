@@ -251,7 +251,7 @@ int fr_feed_publish(fr_feed *f, const char *type, json_t *data, uint64_t *seq_ou
                            data ? data : json_object());
     if (!ev)
         return -ENOMEM;
-    char *text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     json_decref(ev);
     if (!text)
         return -ENOMEM;

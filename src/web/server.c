@@ -258,7 +258,7 @@ void fr_web_send(fr_web_req *r, int status, const char *ctype, const char *body,
 
 void fr_web_json(fr_web_req *r, int status, json_t *body)
 {
-    char *s = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *s = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
     json_decref(body);
     if (!s) {
         send_common(r, 500, "application/json", "{\"error\":\"encode\"}", 18, 1);

@@ -419,6 +419,12 @@ static void test_config(void **state)
     char *typo_env[] = {"FRUGAL_RETRY_MAX_RETIRES=3", NULL};
     assert_int_equal(fr_config_apply_env(&c, fake_env, (void *)envs, typo_env, err, sizeof(err)), FR_ECONFIG);
     assert_non_null(strstr(err, "FRUGAL_RETRY_MAX_RETIRES"));
+    /* the CLI's and the scripts' variables share the environment */
+    char *cli_env[] = {"FRUGAL_URL=http://x", "FRUGAL_TOKEN_FILE=/t", "FRUGAL_DEMO_PORT=1", "FRUGAL_SIM_SEED=2",
+                       "FRUGAL_TEST_JOBS=2", NULL};
+    assert_int_equal(fr_config_apply_env(&c, fake_env, (void *)envs, cli_env, err, sizeof(err)), 0);
+    char *near_env[] = {"FRUGAL_DEMOPORT=1", NULL};
+    assert_int_equal(fr_config_apply_env(&c, fake_env, (void *)envs, near_env, err, sizeof(err)), FR_ECONFIG);
     const char *bad_env[] = {"FRUGAL_HTTP_TIMEOUT", "soon", NULL};
     assert_int_equal(fr_config_apply_env(&c, fake_env, (void *)bad_env, NULL, err, sizeof(err)), FR_ECONFIG);
 
