@@ -297,8 +297,7 @@ json_t *fr_sim_jlist(json_t *o, const char *key)
 
 json_t *fr_sim_jtime_value(int64_t ms)
 {
-    if (ms % 1000 == 0)
-        return json_integer(ms / 1000);
+    /* epoch seconds as a number with a fraction, as the JSON APIs send */
     return json_real((double)ms / 1000.0);
 }
 
@@ -540,6 +539,20 @@ void fr_sim_xml_time(fr_buf *b, const char *tag, int64_t ms)
 }
 
 /* ---- numbers ---- */
+
+void fr_sim_put_int(fr_buf *b, int64_t v)
+{
+    char tmp[24];
+    char *e = tmp + sizeof(tmp), *p = e;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    fr_buf_append(b, p, (size_t)(e - p));
+}
 
 void fr_sim_put_num(fr_buf *b, double v, int decimals)
 {

@@ -98,6 +98,8 @@ void fr_sim_xml_time(fr_buf *b, const char *tag, int64_t ms);
 
 /* ---- numbers ---- */
 
+/* A decimal integer, without printf (hot paths). */
+void fr_sim_put_int(fr_buf *b, int64_t v);
 /* Shortest clean decimal for metric values: up to `decimals` places, no
  * exponent, trailing zeros trimmed ("12.5", "3", "0.0004"). */
 void fr_sim_put_num(fr_buf *b, double v, int decimals);
