@@ -354,6 +354,8 @@ static const struct check check_table[] = {
     {"elasticmapreduce:ListSteps", "EMR agent: steps to replay", FR_SVC_EMR, "ListSteps", K_PROBE_ID, true},
     {"elasticmapreduce:AddJobFlowSteps", "EMR agent: replay steps on the test cluster", FR_SVC_EMR, NULL, K_NONE,
      true},
+    {"elasticmapreduce:PutAutoTerminationPolicy", "EMR agent: idle timeout on the test cluster", FR_SVC_EMR, NULL,
+     K_NONE, true},
     {"elasticmapreduce:TerminateJobFlows", "EMR agent: terminate the test cluster", FR_SVC_EMR, NULL, K_NONE, true},
     {"cloudwatch:GetMetricData", "EMR agent: node utilisation", FR_SVC_CLOUDWATCH, "GetMetricData", K_CALL, true},
     {"cloudwatch:GetMetricStatistics", "EMR agent: fallback metrics", FR_SVC_CLOUDWATCH, "GetMetricStatistics",
