@@ -445,49 +445,50 @@ static bool unsigned_op(const fr_sim_call *c)
     return c->svc == FR_SIM_SVC_STS && strcmp(c->op, "AssumeRoleWithWebIdentity") == 0;
 }
 
+/* Each protocol family names authentication failures its own way (see the
+ * table in docs/sim.md). */
 static void auth_error(const fr_sim_call *c, fr_sim_resp *r, fr_sim_auth_result res)
 {
+    enum { JSON, QCOMPAT, LAMBDA, QUERY, EC2 } fam;
     bool json = c->proto == FR_SIM_PROTO_JSON10 || c->proto == FR_SIM_PROTO_JSON11;
-    bool qcompat = c->svc == FR_SIM_SVC_CW || c->svc == FR_SIM_SVC_SQS;
-    bool lambda = c->proto == FR_SIM_PROTO_RESTJSON;
-    bool ec2 = c->proto == FR_SIM_PROTO_EC2;
+    if (json)
+        fam = c->svc == FR_SIM_SVC_CW || c->svc == FR_SIM_SVC_SQS ? QCOMPAT : JSON;
+    else if (c->proto == FR_SIM_PROTO_RESTJSON)
+        fam = LAMBDA;
+    else
+        fam = c->proto == FR_SIM_PROTO_EC2 ? EC2 : QUERY;
+    /* the JSON services' *Exception names; query-style names otherwise */
+    bool exc = fam == JSON || fam == LAMBDA;
+    int st_json = fam == JSON ? 400 : 403;
     switch (res) {
     case FR_SIM_AUTH_MISSING:
-        if (json && !qcompat)
-            fr_sim_error(c, r, 400, "MissingAuthenticationTokenException", "Missing Authentication Token");
-        else
-            fr_sim_error(c, r, ec2 ? 401 : 403, "MissingAuthenticationToken", "Request is missing Authentication Token");
+        fr_sim_error(c, r, exc ? st_json : fam == EC2 ? 401 : 403,
+                     exc ? "MissingAuthenticationTokenException" : "MissingAuthenticationToken",
+                     "Missing Authentication Token");
         break;
     case FR_SIM_AUTH_MALFORMED:
-        if (json && !qcompat)
-            fr_sim_error(c, r, 400, "IncompleteSignatureException",
-                         "Authorization header requires 'Credential', 'Signature', 'SignedHeaders' and a valid X-Amz-Date.");
-        else
-            fr_sim_error(c, r, 403, "IncompleteSignature",
-                         "Authorization header requires 'Credential', 'Signature', 'SignedHeaders' and a valid X-Amz-Date.");
+        fr_sim_error(c, r, exc ? st_json : fam == EC2 ? 401 : 403,
+                     exc ? "IncompleteSignatureException" : "IncompleteSignature",
+                     "Authorization header requires 'Credential', 'Signature', 'SignedHeaders' and a valid X-Amz-Date.");
         break;
     case FR_SIM_AUTH_UNKNOWN_KEY:
     case FR_SIM_AUTH_BAD_TOKEN:
-        if (ec2)
+        if (fam == EC2)
             fr_sim_error(c, r, 401, "AuthFailure", "AWS was not able to validate the provided access credentials");
-        else if (lambda)
-            fr_sim_error(c, r, 403, "UnrecognizedClientException", "The security token included in the request is invalid.");
-        else if (json && !qcompat)
-            fr_sim_error(c, r, 400, "UnrecognizedClientException", "The security token included in the request is invalid.");
         else
-            fr_sim_error(c, r, 403, "InvalidClientTokenId", "The security token included in the request is invalid.");
+            fr_sim_error(c, r, exc ? st_json : 403, exc ? "UnrecognizedClientException" : "InvalidClientTokenId",
+                         "The security token included in the request is invalid.");
         break;
     case FR_SIM_AUTH_EXPIRED:
-        if (json && !qcompat)
-            fr_sim_error(c, r, 400, "ExpiredTokenException", "The security token included in the request is expired");
-        else
-            fr_sim_error(c, r, ec2 ? 400 : 403, "ExpiredToken", "The security token included in the request is expired");
+        fr_sim_error(c, r, exc ? st_json : fam == EC2 ? 400 : 403, exc ? "ExpiredTokenException" : "ExpiredToken",
+                     "The security token included in the request is expired");
         break;
     case FR_SIM_AUTH_SKEWED:
-        if (ec2)
+        if (fam == EC2)
             fr_sim_error(c, r, 400, "RequestExpired", "Request has expired.");
         else
-            fr_sim_error(c, r, 403, "SignatureDoesNotMatch", "Signature expired: the request time is more than 15 minutes from the server time.");
+            fr_sim_error(c, r, 403, "SignatureDoesNotMatch",
+                         "Signature expired: the request time is more than 15 minutes from the server time.");
         break;
     case FR_SIM_AUTH_BAD_SIGNATURE:
     default:
