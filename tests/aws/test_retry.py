@@ -116,12 +116,15 @@ class Retry(unittest.TestCase):
     def test_retry_quota_stops_retries(self):
         # 40 calls that are always throttled, 10 attempts each: without a quota
         # that is 400 requests; the quota (500, 5 per retry) allows 100 retries.
+        # (Adaptive pacing is off here: it would slow an always-throttling
+        # operation to 0.5/s, which is its own test.)
         n = 40
         self.stub.inject("DescribeAvailabilityZones", *(["throttle"] * 1000))
         before = len(self.stub.calls("DescribeAvailabilityZones"))
         res = self.probe([{"op": "ec2.DescribeAvailabilityZones"} for _ in range(n)], parallel=True,
                          config={"aws.max_attempts": "10", "retry.initial": "1ms", "retry.max": "2ms",
-                                 "aws.ec2_rate": "100000", "aws.ec2_burst": "100000"})
+                                 "aws.ec2_rate": "100000", "aws.ec2_burst": "100000",
+                                 "aws.adaptive_rate": "false"})
         sent = len(self.stub.calls("DescribeAvailabilityZones")) - before
         with self.stub.lock:
             self.stub.faults["DescribeAvailabilityZones"] = []
@@ -135,11 +138,42 @@ class Retry(unittest.TestCase):
         before = len(self.stub.calls("DescribeAvailabilityZones"))
         res = self.probe([{"op": "ec2.DescribeAvailabilityZones"} for _ in range(10)], parallel=True,
                          config={"aws.max_attempts": "4", "aws.retry_quota": "false", "retry.initial": "1ms",
-                                 "retry.max": "2ms"})
+                                 "retry.max": "2ms", "aws.adaptive_rate": "false"})
         with self.stub.lock:
             self.stub.faults["DescribeAvailabilityZones"] = []
         self.assertEqual(len(self.stub.calls("DescribeAvailabilityZones")) - before, 40)
         self.assertTrue(all(r["attempts"] == 4 for r in res))
+
+    def _throttled_burst(self, adaptive):
+        # 10 parallel calls of one operation meet 20 throttles in a row, while
+        # 10 calls of another operation run beside them
+        self.stub.inject("DescribeAvailabilityZones", *(["throttle"] * 20))
+        before = len(self.stub.calls("DescribeAvailabilityZones"))
+        ops = [{"op": "ec2.DescribeAvailabilityZones"} for _ in range(10)] + \
+              [{"op": "sts.GetCallerIdentity"} for _ in range(10)]
+        res = self.probe(ops, parallel=True,
+                         config={"aws.max_attempts": "20", "aws.retry_quota": "false", "retry.initial": "1ms",
+                                 "retry.max": "2ms", "aws.adaptive_rate": "true" if adaptive else "false"})
+        with self.stub.lock:
+            self.stub.faults["DescribeAvailabilityZones"] = []
+        calls = self.stub.calls("DescribeAvailabilityZones")[before:]
+        self.assertTrue(all(r["ok"] for r in res), res)
+        self.assertEqual(len(calls), 30)
+        return calls[-1]["time"] - calls[0]["time"], [r for r in res if r["op"] == "sts.GetCallerIdentity"]
+
+    def test_adaptive_pacing_per_operation(self):
+        plain, _ = self._throttled_burst(False)
+        paced, other = self._throttled_burst(True)
+        print("  20 throttles, 10 callers: retries spread over %.0f ms unpaced, %.0f ms paced" %
+              (plain * 1000, paced * 1000))
+        # the throttled operation slows down ...
+        self.assertGreater(paced, 0.5)
+        self.assertGreater(paced, 2 * plain)
+        # ... and only that one: the other operation is not held back (its
+        # latency is the stand-in's, which answers one request at a time)
+        self.assertEqual(len(other), 10)
+        self.assertTrue(all(r["attempts"] == 1 for r in other), other)
+        self.assertLess(max(r["ms"] for r in other) / 1000.0, paced / 2)
 
     def test_connection_errors_retry(self):
         self.stub.inject("GetQueueUrl", Reply(reset=True), Reply(reset=True))
