@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from frugaltest import Frugald, binary, http_json, run_tests  # noqa: E402
+from frugaltest import SOURCE_ROOT, Frugald, binary, http_json, run_tests  # noqa: E402
 
 # meson's test environment sets FRUGAL_BUILD_ROOT & co., which frugald
 # rightly rejects as unknown configuration variables.
@@ -257,6 +257,44 @@ class Metrics(unittest.TestCase):
         self.assertIn('frugal_http_in_flight{service="probe"} 0', text)
         self.assertEqual(families["frugal_http_requests_total"], "counter")
         self.assertEqual(families["frugal_loop_lag_ms"], "gauge")
+
+
+class Deploy(unittest.TestCase):
+    """What deploy/ installs: the systemd unit passes systemd-analyze verify
+    (with the paths pointing at this build), and the example configuration
+    passes frugald --check-config."""
+
+    def render_unit(self, d, sbindir):
+        with open(os.path.join(SOURCE_ROOT, "deploy", "frugald.service.in")) as f:
+            text = f.read().replace("@SBINDIR@", sbindir).replace("@DOCDIR@", os.path.join(SOURCE_ROOT, "docs"))
+        self.assertNotRegex(text, r"@[A-Z]+@")
+        path = os.path.join(d, "frugald.service")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def verify(self, path):
+        return subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True, timeout=60)
+
+    @unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze not installed (deploy/setup.sh installs it)")
+    def test_unit_verifies(self):
+        with tempfile.TemporaryDirectory() as d:
+            unit = self.render_unit(d, os.path.dirname(binary("frugald")))
+            p = self.verify(unit)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertNotIn("frugald.service", p.stderr, p.stderr)  # no warning about our unit
+            # the check is real: a unit naming a missing binary fails
+            bad = self.render_unit(d, "/nonexistent")
+            p = self.verify(bad)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("not executable", p.stderr)
+
+    def test_example_config_checks(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = run_frugald(["--check-config", "--state-dir", d],
+                            env={"FRUGAL_CONFIG": os.path.join(SOURCE_ROOT, "deploy", "frugal.ini.example")})
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("configuration OK", p.stdout + p.stderr)
 
 
 if __name__ == "__main__":

@@ -56,8 +56,10 @@ class Proc:
         self.p = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
                                   cwd=cwd, start_new_session=True)
         self._stderr = []
-        threading.Thread(target=self._pump, args=(self.p.stdout, self.lines, True), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.p.stderr, self._stderr, False), daemon=True).start()
+        self._pumps = [threading.Thread(target=self._pump, args=(self.p.stdout, self.lines, True), daemon=True),
+                       threading.Thread(target=self._pump, args=(self.p.stderr, self._stderr, False), daemon=True)]
+        for t in self._pumps:
+            t.start()
         self.ready = self.wait_event(ready_event, timeout) if ready_event else None
 
     def _pump(self, stream, sink, parse):
@@ -73,10 +75,19 @@ class Proc:
                     self.events.put(obj)
         stream.close()
 
+    def _drain(self):
+        """Once the process has exited, waits until its output is all read
+        (the pipes are read by threads that may lag behind the exit)."""
+        if self.p.poll() is not None:
+            for t in self._pumps:
+                t.join(5)
+
     def wait_event(self, event, timeout=20, pred=None):
         """Waits for a log line with this "event" (and pred(obj) true)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
+            if self.p.poll() is not None:
+                self._drain()
             if self.p.poll() is not None and self.events.empty():
                 raise RuntimeError("%s exited with %s before %r\nstdout:\n%s\nstderr:\n%s" % (
                     self.name, self.p.returncode, event, "\n".join(self.lines[-40:]), "\n".join(self._stderr[-40:])))
@@ -90,6 +101,7 @@ class Proc:
             self.name, event, timeout, "\n".join(self.lines[-40:]), "\n".join(self._stderr[-40:])))
 
     def log_events(self, event=None):
+        self._drain()
         out = []
         for line in list(self.lines):
             try:
@@ -101,6 +113,7 @@ class Proc:
         return out
 
     def stderr(self):
+        self._drain()
         return "\n".join(self._stderr)
 
     def signal(self, sig):
