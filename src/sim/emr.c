@@ -916,7 +916,7 @@ static bool run_steps(fr_sim_emr *e, fr_sim_cluster *c, int64_t now)
             if (s->state == FR_SIM_SS_RUNNING && (!next || s->planned_end_ms < next->planned_end_ms))
                 next = s;
         }
-        if (next->planned_end_ms > now)
+        if (!next || next->planned_end_ms > now)
             return false;
         c->cursor_ms = next->planned_end_ms;
         next->end_ms = next->planned_end_ms;

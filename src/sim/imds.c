@@ -58,7 +58,7 @@ static void put_token(fr_sim_imds *m, const fr_sim_raw_req *raw, int64_t now, fr
         return;
     }
     char *ttl_s = fr_sim_raw_header(raw, "x-aws-ec2-metadata-token-ttl-seconds");
-    int64_t ttl;
+    int64_t ttl = 0;
     bool ok = ttl_s && fr_parse_i64(ttl_s, &ttl) == 0 && ttl >= 1 && ttl <= 21600;
     free(ttl_s);
     if (!ok) {

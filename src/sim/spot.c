@@ -358,7 +358,11 @@ static int parse_lines(const char *text, size_t len, raw_rec **recs, size_t *n, 
         if (line++ == 0) {
             if (strchr(row, '\t')) {
                 tsv = true;
-                c_az = 0, c_type = 1, c_prod = 2, c_price = 3, c_ts = 4;
+                c_az = 0;
+                c_type = 1;
+                c_prod = 2;
+                c_price = 3;
+                c_ts = 4;
             } else {
                 char *f[8];
                 int nf = split(row, ',', f, 8);

@@ -53,7 +53,7 @@ static const char *step_kinds[] = {"extract", "transform", "load", "aggregate", 
 static const char *teams[] = {"risk-analytics", "data-platform", "fraud", "finance-eng", "market-data", "growth"};
 /* non-ASCII on purpose (some producers write \u00XX escapes); "\xad" "a" is
  * split so the hex escape stops */
-static const char *owners[] = {"Zo\xc3\xab M\xc3\xbcller", "Ana Garc\xc3\xad" "a",
+static const char *owners[] = {"Zo\xc3\xab M\xc3\xbcller", ("Ana Garc\xc3\xad" "a"),
                                "Jos\xc3\xa9 P\xc3\xa9rez", "Bj\xc3\xb6rn Lind", "Priya Nair", "Sam O'Neil"};
 
 /* ---- helpers ---- */

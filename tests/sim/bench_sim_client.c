@@ -105,10 +105,12 @@ int main(int argc, char **argv)
     fclose(f);
     g_body_len = body.len;
     g_body = fr_buf_steal(&body);
-    double seconds = atof(argv[4]);
-    int conc = atoi(argv[5]);
-    if (conc < 1 || conc > 1024 || seconds <= 0)
+    double seconds;
+    int64_t conc64;
+    if (fr_parse_double(argv[4], &seconds) != 0 || fr_parse_i64(argv[5], &conc64) != 0 || conc64 < 1 ||
+        conc64 > 1024 || seconds <= 0)
         return 2;
+    int conc = (int)conc64;
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     CURLM *multi = curl_multi_init();
