@@ -863,6 +863,165 @@ static void op_put_metric_data(fr_sim_cw *cw, const fr_sim_call *c, fr_sim_resp 
         fr_sim_ok_json_text(c, r, "{}", 2);
 }
 
+/* ---- ListMetrics ---- */
+
+static bool dims_match(json_t *filters, const char *const *names, const char *const *values, size_t n)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(filters, i, f)
+    {
+        const char *fn = fr_sim_jstr(f, "Name"), *fv = fr_sim_jstr(f, "Value");
+        bool ok = false;
+        for (size_t k = 0; k < n && !ok; k++)
+            ok = fn && strcmp(fn, names[k]) == 0 && (!fv || strcmp(fv, values[k]) == 0);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static void metric_json(fr_buf *b, bool xml, bool *first, const char *ns, const char *name, const char *const *dn,
+                        const char *const *dv, size_t n)
+{
+    if (xml) {
+        fr_buf_puts(b, "<member>");
+        fr_sim_xml_text(b, "Namespace", ns);
+        fr_sim_xml_text(b, "MetricName", name);
+        fr_buf_puts(b, "<Dimensions>");
+        for (size_t k = 0; k < n; k++) {
+            fr_buf_puts(b, "<member>");
+            fr_sim_xml_text(b, "Name", dn[k]);
+            fr_sim_xml_text(b, "Value", dv[k]);
+            fr_buf_puts(b, "</member>");
+        }
+        fr_buf_puts(b, "</Dimensions></member>");
+        return;
+    }
+    fr_buf_puts(b, *first ? "{\"Namespace\":" : ",{\"Namespace\":");
+    *first = false;
+    put_jstr(b, ns);
+    fr_buf_puts(b, ",\"MetricName\":");
+    put_jstr(b, name);
+    fr_buf_puts(b, ",\"Dimensions\":[");
+    for (size_t k = 0; k < n; k++) {
+        fr_buf_puts(b, k ? ",{\"Name\":" : "{\"Name\":");
+        put_jstr(b, dn[k]);
+        fr_buf_puts(b, ",\"Value\":");
+        put_jstr(b, dv[k]);
+        fr_buf_putc(b, '}');
+    }
+    fr_buf_puts(b, "]}");
+}
+
+static void op_list_metrics(fr_sim_cw *cw, const fr_sim_call *c, int64_t now, fr_sim_resp *r)
+{
+    const char *ns = fr_sim_jstr(c->in, "Namespace"), *name = fr_sim_jstr(c->in, "MetricName");
+    json_t *filters = fr_sim_jlist(c->in, "Dimensions");
+    const char *recent = fr_sim_jstr(c->in, "RecentlyActive");
+    if (recent && strcmp(recent, "PT3H") != 0) {
+        fr_sim_error(c, r, 400, "InvalidParameterValue", "RecentlyActive must be PT3H.");
+        return;
+    }
+    size_t start = 0;
+    const char *tok = fr_sim_jstr(c->in, "NextToken");
+    if (tok) {
+        uint64_t v;
+        if (!fr_str_startswith(tok, "lm:") || fr_parse_u64(tok + 3, &v) != 0) {
+            fr_sim_error(c, r, 400, "InvalidNextToken", "The service can not continue with the given token.");
+            return;
+        }
+        start = (size_t)v;
+    }
+    int64_t from = now - (recent ? 3 : 14 * 24) * 3600000LL;
+    json_t *ids = json_array();
+    if (cw->instances)
+        cw->instances(cw->lookup_arg, from, now, ids);
+    static const char *const gen_ns[2] = {"AWS/EC2", "CWAgent"};
+    static const char *const gen_name[2] = {"CPUUtilization", "mem_used_percent"};
+    const char *const dn[1] = {"InstanceId"};
+    bool xml = c->proto == FR_SIM_PROTO_QUERY;
+    fr_buf b = FR_BUF_INIT;
+    fr_buf_puts(&b, xml ? "<Metrics>" : "{\"Metrics\":[");
+    size_t matched = 0, emitted = 0;
+    bool more = false, first = true;
+    for (size_t i = 0; i < json_array_size(ids) && !more; i++) {
+        const char *dv[1] = {json_string_value(json_array_get(ids, i))};
+        for (int k = 0; k < 2; k++) {
+            if ((ns && strcmp(ns, gen_ns[k]) != 0) || (name && strcmp(name, gen_name[k]) != 0) ||
+                !dims_match(filters, dn, dv, 1))
+                continue;
+            if (matched++ < start)
+                continue;
+            if (emitted == 500) {
+                more = true;
+                break;
+            }
+            metric_json(&b, xml, &first, gen_ns[k], gen_name[k], dn, dv, 1);
+            emitted++;
+        }
+    }
+    /* custom metrics that have datapoints in the window */
+    for (size_t k = 0; k < cw->nkeys && !more; k++) {
+        bool recent_data = false;
+        for (size_t i = 0; i < cw->npoints && !recent_data; i++) {
+            const fr_sim_cw_point *p = &cw->points[(cw->head + i) % FR_SIM_CW_CUSTOM_CAP];
+            recent_data = p->key == (uint32_t)k && p->ts_ms >= from;
+        }
+        if (!recent_data)
+            continue;
+        /* "ns\x1fname\x1fA=1\x1f..." back into parts */
+        char *copy = fr_strdup(cw->keys[k]);
+        char *parts[34];
+        size_t np = 0;
+        for (char *p = copy; p && np < 34;) {
+            parts[np++] = p;
+            char *sep = strchr(p, '\x1f');
+            if (sep)
+                *sep = '\0';
+            p = sep ? sep + 1 : NULL;
+        }
+        const char *kn[32], *kv[32];
+        size_t nd = 0;
+        for (size_t x = 2; x < np && nd < 32; x++) {
+            char *eq = strchr(parts[x], '=');
+            if (!eq)
+                continue;
+            *eq = '\0';
+            kn[nd] = parts[x];
+            kv[nd++] = eq + 1;
+        }
+        bool ok = np >= 2 && (!ns || strcmp(ns, parts[0]) == 0) && (!name || strcmp(name, parts[1]) == 0) &&
+                  dims_match(filters, kn, kv, nd);
+        if (ok && matched++ >= start) {
+            if (emitted == 500)
+                more = true;
+            else {
+                metric_json(&b, xml, &first, parts[0], parts[1], kn, kv, nd);
+                emitted++;
+            }
+        }
+        free(copy);
+    }
+    json_decref(ids);
+    char next[40] = "";
+    if (more)
+        snprintf(next, sizeof(next), "lm:%zu", start + emitted);
+    if (xml) {
+        fr_buf_puts(&b, "</Metrics>");
+        if (next[0])
+            fr_sim_xml_text(&b, "NextToken", next);
+        fr_sim_ok_query(c, r, fr_buf_cstr(&b));
+    } else {
+        fr_buf_puts(&b, "]");
+        if (next[0])
+            fr_buf_printf(&b, ",\"NextToken\":\"%s\"", next);
+        fr_buf_puts(&b, "}");
+        fr_sim_ok_json_text(c, r, fr_buf_cstr(&b), b.len);
+    }
+    fr_buf_free(&b);
+}
+
 void fr_sim_cw_call(fr_sim_cw *cw, const fr_sim_call *c, int64_t now, fr_sim_resp *r)
 {
     if (strcmp(c->op, "GetMetricData") == 0)
@@ -871,6 +1030,8 @@ void fr_sim_cw_call(fr_sim_cw *cw, const fr_sim_call *c, int64_t now, fr_sim_res
         op_get_metric_statistics(cw, c, r, now);
     else if (strcmp(c->op, "PutMetricData") == 0)
         op_put_metric_data(cw, c, r, now);
+    else if (strcmp(c->op, "ListMetrics") == 0)
+        op_list_metrics(cw, c, now, r);
     else
         fr_sim_error(c, r, 400, "InvalidAction", "Operation %s is not supported by frugal-sim.", c->op);
 }

@@ -28,6 +28,9 @@ typedef struct fr_sim_series {
 } fr_sim_series;
 
 typedef int (*fr_sim_series_fn)(void *arg, const char *instance_id, int64_t now, fr_sim_series *out);
+/* Appends (as JSON strings) the ids of the instances alive at some time in
+ * [from, now], in a stable order. */
+typedef void (*fr_sim_instances_fn)(void *arg, int64_t from, int64_t now, json_t *ids);
 
 typedef struct fr_sim_cw_point {
     int64_t ts_ms;
@@ -37,6 +40,7 @@ typedef struct fr_sim_cw_point {
 
 typedef struct fr_sim_cw {
     fr_sim_series_fn lookup;
+    fr_sim_instances_fn instances;
     void *lookup_arg;
     const fr_sim_traces *traces;
     int64_t t0_ms;

@@ -352,6 +352,41 @@ static void op_auto_termination(fr_sim_emr *e, const fr_sim_call *c, fr_sim_resp
     fr_sim_ok_json(c, r, out);
 }
 
+static void op_put_auto_termination(fr_sim_emr *e, const fr_sim_call *c, fr_sim_resp *r, int64_t now)
+{
+    fr_sim_cluster *cl = cluster_arg(e, c, r, "ClusterId", now);
+    if (!cl)
+        return;
+    json_t *atp = json_object_get(c->in, "AutoTerminationPolicy");
+    int64_t idle = 3600;
+    if (json_is_object(atp) && json_object_get(atp, "IdleTimeout") && fr_sim_jint(atp, "IdleTimeout", &idle) != 0)
+        idle = -1;
+    if (idle < 60 || idle > 604800) {
+        validation(c, r, "1 validation error detected: IdleTimeout must be between 60 and 604800 seconds.");
+        return;
+    }
+    if (cl->state >= FR_SIM_CS_TERMINATING) {
+        validation(c, r, "A job flow that is shutting down, terminated, or finished may not be modified.");
+        return;
+    }
+    /* the idle clock starts over with the new policy */
+    cl->idle_timeout_s = idle;
+    if (cl->idle_since_ms < now)
+        cl->idle_since_ms = now;
+    json_object_set_new(cl->req, "AutoTerminationPolicy", json_pack("{s:I}", "IdleTimeout", (json_int_t)idle));
+    fr_sim_ok_json(c, r, json_object());
+}
+
+static void op_remove_auto_termination(fr_sim_emr *e, const fr_sim_call *c, fr_sim_resp *r, int64_t now)
+{
+    fr_sim_cluster *cl = cluster_arg(e, c, r, "ClusterId", now);
+    if (!cl)
+        return;
+    cl->idle_timeout_s = 0;
+    json_object_del(cl->req, "AutoTerminationPolicy");
+    fr_sim_ok_json(c, r, json_object());
+}
+
 static void op_protect(fr_sim_emr *e, const fr_sim_call *c, fr_sim_resp *r, int64_t now)
 {
     json_t *ids = fr_sim_jlist(c->in, "JobFlowIds");
@@ -418,6 +453,10 @@ void fr_sim_emr_call(fr_sim_emr *e, const fr_sim_call *c, int64_t now, fr_sim_re
         op_auto_termination(e, c, r, now);
     else if (strcmp(op, "SetTerminationProtection") == 0)
         op_protect(e, c, r, now);
+    else if (strcmp(op, "PutAutoTerminationPolicy") == 0)
+        op_put_auto_termination(e, c, r, now);
+    else if (strcmp(op, "RemoveAutoTerminationPolicy") == 0)
+        op_remove_auto_termination(e, c, r, now);
     else if (strcmp(op, "ListBootstrapActions") == 0)
         op_bootstrap_actions(e, c, r, now);
     else

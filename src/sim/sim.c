@@ -77,6 +77,30 @@ static int series_lookup(void *arg, const char *id, int64_t now, fr_sim_series *
     return FR_ENOTFOUND;
 }
 
+/* ListMetrics asks which instances lived in a window: EMR nodes in cluster
+ * order, then EC2 instances. */
+static void instances_alive(void *arg, int64_t from, int64_t now, json_t *ids)
+{
+    fr_sim *s = arg;
+    for (size_t k = 0; k < s->emr.n; k++) {
+        fr_sim_cluster *c = s->emr.clusters[k];
+        if (c->created_ms > now)
+            continue;
+        fr_sim_emr_advance(&s->emr, c, now);
+        for (size_t i = 0; i < c->ninsts; i++) {
+            int64_t l, e;
+            fr_sim_inst_life(&c->insts[i], &l, &e);
+            if (l >= 0 && l <= now && (e < 0 || e >= from))
+                json_array_append_new(ids, json_string(c->insts[i].ec2_id));
+        }
+    }
+    for (size_t k = 0; k < s->ec2.n; k++) {
+        fr_sim_ec2_inst *i = s->ec2.insts[k];
+        if (i->launch_ms <= now && (!i->terminate_ms || i->terminate_ms >= from))
+            json_array_append_new(ids, json_string(i->id));
+    }
+}
+
 /* EC2 events go to the interruption queue, as an EventBridge rule would. */
 static void on_event(void *arg, json_t *ev)
 {
@@ -228,6 +252,7 @@ static void services_init(fr_sim *s, int64_t real_ms)
     fr_sim_lambda_init(&s->lambda, &s->ssm, &s->emr, region, FR_SIM_ACCOUNT, seed);
     s->lambda.delay_s = s->o.lambda_delay_s;
     fr_sim_cw_init(&s->cw, series_lookup, s, &s->traces, s->t0_ms);
+    s->cw.instances = instances_alive;
     fr_sim_ec2_init(&s->ec2, &s->cat, &s->spot, &s->emr, region, FR_SIM_ACCOUNT, seed, on_event, s);
     fr_sim_sqs_init(&s->sqs, region, FR_SIM_ACCOUNT, s->endpoint, seed);
     fr_sim_sqs_create(&s->sqs, FR_SIM_SQS_DEFAULT_QUEUE, real_ms);

@@ -2,6 +2,7 @@
 uses) and the query wire (XML, parsed by botocore's own QueryParser),
 GetMetricStatistics, PutMetricData; the real limits and NextToken paging."""
 import datetime
+import json
 import unittest
 import urllib.error
 import urllib.parse
@@ -116,6 +117,22 @@ class CloudWatchTest(unittest.TestCase):
         for x in r["MetricDataResults"]:
             self.assertEqual(x["Values"], [])
             self.assertEqual(x["StatusCode"], "Complete")
+
+    def test_list_metrics(self):
+        iid = self.insts[-1]["Ec2InstanceId"]
+        r = self.cw.list_metrics(Namespace="AWS/EC2", MetricName="CPUUtilization",
+                                 Dimensions=[{"Name": "InstanceId", "Value": iid}])
+        self.assertEqual(r["Metrics"], [{"Namespace": "AWS/EC2", "MetricName": "CPUUtilization",
+                                         "Dimensions": [{"Name": "InstanceId", "Value": iid}]}])
+        allm = [m for p in self.cw.get_paginator("list_metrics").paginate() for m in p["Metrics"]]
+        nodes = {i for m in allm for d in m["Dimensions"] if d["Name"] == "InstanceId" for i in [d["Value"]]}
+        self.assertIn(iid, nodes)
+        self.assertEqual(len(allm), len({json.dumps(m, sort_keys=True) for m in allm}))
+        self.assertGreater(len(allm), 500)  # more than one page
+        mem = self.cw.list_metrics(Namespace="CWAgent")["Metrics"]
+        self.assertTrue(all(m["MetricName"] == "mem_used_percent" for m in mem))
+        recent = [m for p in self.cw.get_paginator("list_metrics").paginate(RecentlyActive="PT3H") for m in p["Metrics"]]
+        self.assertLess(len(recent), len(allm))
 
     def test_limits(self):
         iid = self.insts[-1]["Ec2InstanceId"]

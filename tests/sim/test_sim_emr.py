@@ -256,6 +256,16 @@ class EmrTest(unittest.TestCase):
         d = self.emr.describe_cluster(ClusterId=cid)["Cluster"]
         self.assertIn(d["Status"]["State"], ("TERMINATING", "TERMINATED"))
         self.assertEqual(d["Status"]["StateChangeReason"]["Code"], "ALL_STEPS_COMPLETED")
+        # a policy put later starts its idle clock then
+        cid3 = self.emr.run_job_flow(**fleet_request("PUTIDLE-T"))["JobFlowId"]
+        self.sim.advance(3000)
+        self.emr.put_auto_termination_policy(ClusterId=cid3, AutoTerminationPolicy={"IdleTimeout": 900})
+        self.sim.advance(600)
+        self.assertEqual(self.emr.describe_cluster(ClusterId=cid3)["Cluster"]["Status"]["State"], "WAITING")
+        self.sim.advance(400)
+        self.assertIn(self.emr.describe_cluster(ClusterId=cid3)["Cluster"]["Status"]["State"], ("TERMINATING", "TERMINATED"))
+        with self.assertRaises(ClientError):
+            self.emr.put_auto_termination_policy(ClusterId=cid3, AutoTerminationPolicy={"IdleTimeout": 10})
         cid2 = self.emr.run_job_flow(**fleet_request("NOKEEP-T", keep_alive=False, steps=[step("s", 600)]))["JobFlowId"]
         self.sim.advance(3600)
         self.assertEqual(self.emr.describe_cluster(ClusterId=cid2)["Cluster"]["Status"]["State"], "TERMINATED")
