@@ -94,7 +94,15 @@ int fr_sim_ec2_interrupt(fr_sim_ec2 *e, const char *id, const char *kind, int64_
 int64_t fr_sim_ec2_tick(fr_sim_ec2 *e, int64_t now);
 int fr_sim_ec2_set_capacity(fr_sim_ec2 *e, const char *itype, const char *az, bool available, bool spot_only);
 
+/* The wire operations (ec2_api.c). */
 void fr_sim_ec2_call(fr_sim_ec2 *e, const fr_sim_call *c, int64_t now, fr_sim_resp *r);
+
+/* Shared by the model and the wire operations. */
+fr_sim_ec2_inst *fr_sim_ec2_new_inst(fr_sim_ec2 *e);
+void fr_sim_ec2_make_ip(char *out, size_t n, uint64_t h);
+void fr_sim_ec2_subnet_for_az(const fr_sim_ec2 *e, int az, char *out, size_t n);
+void fr_sim_ec2_state_event(fr_sim_ec2 *e, const char *id, const char *state, int64_t when);
+bool fr_sim_ec2_no_capacity(const fr_sim_ec2 *e, const char *itype, int az, bool spot);
 
 /* The EventBridge envelope of an EC2 event. */
 json_t *fr_sim_ec2_event(const fr_sim_ec2 *e, const char *detail_type, const char *id, json_t *detail, int64_t when);
