@@ -496,6 +496,32 @@ static json_t *legacy_groups(const json_t *inst)
     return a;
 }
 
+/* The latest earlier run of a name (runs of one template share a workload). */
+static const fr_sim_cluster *predecessor(const fr_sim_emr *e, const char *name)
+{
+    const fr_sim_cluster *best = NULL;
+    for (size_t k = 0; k < e->n; k++) {
+        const fr_sim_cluster *c = e->clusters[k];
+        if (strcmp(c->name, name) == 0 && (c->profiled[FR_SIM_CORE] || c->profiled[FR_SIM_TASK]) &&
+            (!best || c->created_ms >= best->created_ms))
+            best = c;
+    }
+    return best;
+}
+
+static void role_capacity(const fr_sim_cluster *c, int role, const fr_sim_catalog *cat, int *vcpu, double *mem)
+{
+    *vcpu = 0;
+    *mem = 0;
+    for (size_t i = 0; i < c->ninsts; i++) {
+        const fr_sim_itype *t = c->insts[i].role == role ? fr_sim_catalog_find(cat, c->insts[i].itype) : NULL;
+        if (t) {
+            *vcpu += t->vcpu;
+            *mem += t->mem_gib;
+        }
+    }
+}
+
 static void make_ip(char *out, size_t n, uint64_t h)
 {
     snprintf(out, n, "10.%u.%u.%u", (unsigned)((h >> 8) % 250) + 1, (unsigned)((h >> 16) % 254) + 1,
@@ -625,9 +651,28 @@ int fr_sim_emr_create(fr_sim_emr *e, const json_t *req, const fr_sim_emr_plan *p
     fr_strlcpy(c->reason_msg, "Configuring cluster software", sizeof(c->reason_msg));
     if (plan->fail_code)
         set_fail(c, plan->fail_code, plan->fail_msg ? plan->fail_msg : "Cluster failed to start.");
+    const fr_sim_cluster *pred = predecessor(e, c->name);
     for (int r = 0; r < FR_SIM_NROLES; r++) {
         if (plan->prof[r]) {
             c->prof[r] = *plan->prof[r];
+            c->profiled[r] = true;
+        } else if (pred && pred->profiled[r]) {
+            /* the same job on different capacity: its demand stays, so the
+             * utilisation scales with the capacity it now has */
+            c->prof[r] = pred->prof[r];
+            c->profiled[r] = true;
+            int ov, nv;
+            double om, nm;
+            role_capacity(pred, r, e->cat, &ov, &om);
+            role_capacity(c, r, e->cat, &nv, &nm);
+            if (ov > 0 && nv > 0) {
+                c->prof[r].cpu = fmin(98, c->prof[r].cpu * ov / nv);
+                c->prof[r].cpu_amp = c->prof[r].cpu_amp * ov / nv;
+            }
+            if (om > 0 && nm > 0) {
+                c->prof[r].mem = fmin(98, c->prof[r].mem * om / nm);
+                c->prof[r].mem_amp = c->prof[r].mem_amp * om / nm;
+            }
         } else {
             /* clusters nobody described: a plausible, unremarkable load */
             memset(&c->prof[r], 0, sizeof(c->prof[r]));

@@ -106,6 +106,7 @@ typedef struct fr_sim_cluster {
     fr_sim_step *steps;
     size_t nsteps, capsteps;
     fr_sim_profile prof[FR_SIM_NROLES];
+    bool profiled[FR_SIM_NROLES]; /* from the world, or inherited from a run of the same name */
     uint64_t seed;
     int state;
     char reason_code[40];

@@ -248,6 +248,34 @@ static void test_work_registry(void **state)
     fr_sim_emr_free(&e);
 }
 
+static void test_profile_follows_capacity(void **state)
+{
+    fr_sim_emr e;
+    fr_sim_emr_init(&e, &cat, 7, "us-east-1", "123456789012", T0);
+    fr_sim_profile p = {.shape = FR_SIM_SHAPE_STEADY, .cpu = 20, .mem = 10, .cpu_amp = 2, .mem_amp = 1};
+    fr_sim_emr_plan plan = {.prof = {NULL, &p, NULL}};
+    fr_sim_cluster *a, *b, *other;
+    char err[128];
+    json_t *req = groups_req("r5.4xlarge", 4, true, NULL);
+    assert_int_equal(fr_sim_emr_create(&e, req, &plan, T0, &a, err, sizeof(err)), 0);
+    json_decref(req);
+    assert_true(a->profiled[FR_SIM_CORE]);
+    /* the same name on a quarter of the vCPUs and memory: four times the load */
+    b = make(&e, groups_req("r5.xlarge", 4, true, NULL), T0 + MIN);
+    assert_true(b->profiled[FR_SIM_CORE]);
+    assert_true(b->prof[FR_SIM_CORE].cpu == 80);
+    assert_true(b->prof[FR_SIM_CORE].mem == 40);
+    /* capped below saturation */
+    fr_sim_cluster *c = make(&e, groups_req("r5.xlarge", 1, true, NULL), T0 + 2 * MIN);
+    assert_true(c->prof[FR_SIM_CORE].cpu == 98);
+    json_t *r2 = json_loads("{\"Name\": \"other\", \"Instances\": {\"InstanceGroups\": [{\"InstanceRole\": \"MASTER\","
+                            " \"InstanceType\": \"m5.xlarge\", \"InstanceCount\": 1}]}}", 0, NULL);
+    assert_int_equal(fr_sim_emr_create(&e, r2, NULL, T0, &other, err, sizeof(err)), 0);
+    json_decref(r2);
+    assert_false(other->profiled[FR_SIM_CORE]);
+    fr_sim_emr_free(&e);
+}
+
 static void test_emrconf(void **state)
 {
     /* the example of docs/emr-config.md, Instances as a string */
@@ -319,7 +347,7 @@ int main(void)
         cmocka_unit_test(test_lifecycle_and_steps),  cmocka_unit_test(test_capacity_scaling_and_spill),
         cmocka_unit_test(test_failure_actions_and_idle), cmocka_unit_test(test_validation_and_architecture),
         cmocka_unit_test(test_fleet_allocation),     cmocka_unit_test(test_work_registry),
-        cmocka_unit_test(test_emrconf),
+        cmocka_unit_test(test_profile_follows_capacity), cmocka_unit_test(test_emrconf),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
