@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frugal/err.h"
+#include "frugal/log.h"
 #include "frugal/str.h"
 #include "frugal/time.h"
 #include "fr_config.h"
@@ -160,6 +161,9 @@ void fr_sim_control(fr_sim *s, const char *method, const char *path, const char 
     s->real_ms = real_ms;
     int64_t now = fr_sim_now(s, mono);
     const char *p = path + 5; /* after "/_sim" */
+    if (strcmp(method, "GET") != 0)
+        fr_log_info("sim.control", "{s:s, s:s, s:s%}", "method", method, "path", path, "body", body ? body : "",
+                    body ? (len > 300 ? (size_t)300 : len) : (size_t)0);
     bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0, del = strcmp(method, "DELETE") == 0;
     if ((strcmp(p, "") == 0 || strcmp(p, "/") == 0 || strcmp(p, "/health") == 0) && get) {
         reply(r, 200, json_pack("{s:b, s:s, s:s, s:I, s:i, s:s}", "ok", 1, "service", "frugal-sim", "version",

@@ -632,6 +632,15 @@ void fr_sim_handle_aws(fr_sim *s, const fr_sim_raw_req *raw, uint64_t mono_ms, i
         break;
     }
     fr_sim_calls_count(&s->faults, c.svc, c.op, &out->fault, r->is_error && out->fault.action == FR_SIM_FAULT_NONE);
+    if (fr_log_enabled(FR_LOG_DEBUG))
+        fr_log_debug("sim.call", "{s:s, s:s, s:i, s:s, s:s}", "service", fr_sim_svc_name(c.svc), "operation", c.op,
+                     "status", r->status, "error", r->is_error ? r->error_code : "", "request_id", c.request_id);
+    if (c.svc == FR_SIM_SVC_LAMBDA && strcmp(c.op, "Invoke") == 0 && s->lambda.n) {
+        const fr_sim_invocation *inv = &s->lambda.inv[s->lambda.n - 1];
+        if (strcmp(inv->request_id, c.request_id) == 0)
+            fr_log_info("sim.lambda.invoke", "{s:s, s:s, s:s, s:s}", "request_id", inv->request_id, "status",
+                        inv->status, "cluster_name", inv->cluster_name, "cluster_id", inv->cluster_id);
+    }
     if (out->wait_ms > 0) {
         out->call = c; /* the shell keeps it until the retry */
         return;
