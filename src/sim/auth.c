@@ -113,7 +113,7 @@ const char *fr_sim_auth_result_name(fr_sim_auth_result res)
     return res <= FR_SIM_AUTH_SKEWED ? names[res] : "?";
 }
 
-fr_sim_auth_result fr_sim_auth_verify(const fr_sim_auth *a, const fr_sim_raw_req *r, int64_t now_ms,
+fr_sim_auth_result fr_sim_auth_verify(fr_sim_auth *a, const fr_sim_raw_req *r, int64_t now_ms,
                                       fr_sigv4_auth *parsed, const fr_sim_cred **who)
 {
     *who = NULL;
@@ -124,7 +124,10 @@ fr_sim_auth_result fr_sim_auth_verify(const fr_sim_auth *a, const fr_sim_raw_req
     free(authz);
     if (rc != 0)
         return FR_SIM_AUTH_MALFORMED;
-    const fr_sim_cred *cred = fr_sim_auth_find(a, parsed->access_key);
+    fr_sim_cred *cred = NULL;
+    for (size_t i = 0; i < a->n && !cred; i++)
+        if (strcmp(a->creds[i].akid, parsed->access_key) == 0)
+            cred = &a->creds[i];
     if (!cred)
         return FR_SIM_AUTH_UNKNOWN_KEY;
     *who = cred;
@@ -189,7 +192,7 @@ fr_sim_auth_result fr_sim_auth_verify(const fr_sim_auth *a, const fr_sim_raw_req
         fr_sigv4_scope scope = {parsed->region, parsed->service, t_ms, false};
         fr_buf want = FR_BUF_INIT;
         fr_sigv4_auth mine;
-        if (fr_sigv4_authorization(&sr, &scope, cred->akid, cred->secret, NULL, &want) != 0 ||
+        if (fr_sigv4_authorization(&sr, &scope, cred->akid, cred->secret, &cred->cache, &want) != 0 ||
             fr_sigv4_parse_authorization(fr_buf_cstr(&want), &mine) != 0 ||
             !fr_secure_eq(mine.signature, 64, parsed->signature, strlen(parsed->signature)))
             res = FR_SIM_AUTH_BAD_SIGNATURE;

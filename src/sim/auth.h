@@ -18,6 +18,7 @@ typedef struct fr_sim_cred {
     char token[1024]; /* "" for long-term keys */
     int64_t expires_ms; /* real time; 0: never */
     char arn[256];
+    fr_sigv4_key_cache cache; /* the day's signing key, per scope */
 } fr_sim_cred;
 
 typedef struct fr_sim_auth {
@@ -62,7 +63,8 @@ const fr_sim_cred *fr_sim_auth_find(const fr_sim_auth *a, const char *akid);
  * Returned string is malloc'd. */
 char *fr_sim_raw_header(const fr_sim_raw_req *r, const char *lname);
 
-fr_sim_auth_result fr_sim_auth_verify(const fr_sim_auth *a, const fr_sim_raw_req *r, int64_t now_ms,
+/* Not const: a credential's signing-key cache is updated. */
+fr_sim_auth_result fr_sim_auth_verify(fr_sim_auth *a, const fr_sim_raw_req *r, int64_t now_ms,
                                       fr_sigv4_auth *parsed, const fr_sim_cred **who);
 const char *fr_sim_auth_result_name(fr_sim_auth_result res);
 
