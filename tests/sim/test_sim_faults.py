@@ -121,9 +121,11 @@ class FaultTest(unittest.TestCase):
                  "cloudwatch": "Throttling", "sts": "Throttling", "lambda": "TooManyRequestsException",
                  "ec2": "RequestLimitExceeded", "sqs": "RequestThrottled"}
         for svc, call in CALLS.items():
-            # a bucket of one token refilled slowly: the 1st call passes, the
-            # 2nd is throttled, its retry (after backoff) passes again
-            self.sim.faults({"service": svc, "rate_limit": {"rate": 2.5, "burst": 1}})
+            # a bucket of one token refilled in 200 ms: the 1st call passes,
+            # the 2nd is throttled, a retry passes once the backoffs add up to
+            # 200 ms (botocore's full jitter: all three retries sooner than
+            # that has a probability of 0.2^3/48, about 1 in 6000)
+            self.sim.faults({"service": svc, "rate_limit": {"rate": 5, "burst": 1}})
             client = self.sim.client(svc, config=STANDARD3)
             call(client)
             r = call(client)
