@@ -1121,8 +1121,9 @@ static void on_early_submitted(const fr_aws_result *res, void *arg)
                       NULL);
     fr_audit(r->id, "steps.submit", json_pack("{s:s, s:s, s:O, s:b}", "cluster_name", r->name, "new_cluster_id",
                                               r->test_id, "step_ids", r->step_ids, "while_starting", 1));
-    log_line(r, "info", "Submitted %zu steps to %s while it starts (it ends itself when idle)",
-             json_array_size(r->step_ids), r->test_id);
+    size_t ns = json_array_size(r->step_ids);
+    log_line(r, "info", "Submitted %zu step%s to %s while it starts (it ends itself when idle)", ns,
+             ns == 1 ? "" : "s", r->test_id);
     poll_schedule(r);
 }
 
@@ -1196,7 +1197,8 @@ static void on_submit(const fr_aws_result *res, void *arg)
                       NULL);
     fr_audit(r->id, "steps.submit", json_pack("{s:s, s:s, s:O}", "cluster_name", r->name, "new_cluster_id", r->test_id,
                                               "step_ids", r->step_ids));
-    log_line(r, "info", "Submitted %zu steps to %s", json_array_size(r->step_ids), r->test_id);
+    size_t ns = json_array_size(r->step_ids);
+    log_line(r, "info", "Submitted %zu step%s to %s", ns, ns == 1 ? "" : "s", r->test_id);
     ev_fire(r, FR_EMR_EV_STEPS_SUBMITTED, NULL);
 }
 
