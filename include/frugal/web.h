@@ -34,6 +34,8 @@ enum {
 
 typedef int (*fr_web_handler)(fr_web_req *r, void *arg);
 
+struct fr_store;
+
 typedef struct fr_web_config {
     const char *listen;   /* HOST:PORT */
     const char *web_root; /* may be NULL: no dashboard */
@@ -41,6 +43,7 @@ typedef struct fr_web_config {
     const unsigned char *session_secret;
     size_t session_secret_len;
     uint64_t session_ttl_ms;
+    struct fr_store *store; /* optional: sessions revoked by logout stay revoked across restarts */
     size_t max_body;
     int max_connections;
 } fr_web_config;
@@ -64,8 +67,11 @@ void fr_web_foreach_route(fr_web *w, fr_web_route_fn fn, void *arg);
  *          session cookie, answers {"principal","csrf","expires","expires_ms"}
  *   GET    /api/session  who is asking ({"principal"}, plus "csrf" and
  *          "expires" for a session)
- *   DELETE /api/session  clears the cookie */
+ *   DELETE /api/session  revokes the session (until its cookie would have
+ *          expired; kept in the store when there is one) and clears the cookie */
 int fr_web_add_session_routes(fr_web *w);
+/* Lifetime of sessions created from now on (SIGHUP). */
+void fr_web_set_session_ttl(fr_web *w, uint64_t ttl_ms);
 /* Reloads static files (SIGHUP). */
 int fr_web_reload_static(fr_web *w, const char *web_root);
 /* Called first when fr_web_close starts (the feed closes its sockets here). */

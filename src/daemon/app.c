@@ -452,6 +452,7 @@ int fr_app_start(fr_app *a, char *err, size_t errlen)
         .session_secret = secret,
         .session_secret_len = sizeof(secret),
         .session_ttl_ms = a->cfg.session_ttl_ms,
+        .store = a->store,
         .max_body = a->cfg.max_request_body,
     };
     if ((rc = fr_web_new(&a->web, a->loop, &wc)) != 0) {
@@ -540,6 +541,7 @@ int fr_app_reload(fr_app *a)
     fr_feed_set_limits(a->feed, &fc);
     char *root = resolve_web_root(&a->cfg);
     fr_web_reload_static(a->web, root);
+    fr_web_set_session_ttl(a->web, a->cfg.session_ttl_ms);
     free(a->web_root);
     a->web_root = root;
     for (size_t i = 0; fr_modules[i]; i++)

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "frugal/auth.h"
 #include "frugal/web.h"
@@ -57,5 +58,15 @@ fr_auth *fr_web_auth_of(fr_web *w);
 bool fr_web_same_origin(fr_web_req *r);
 bool fr_web_is_https(fr_web_req *r);
 void fr_web_count_unauthorized(fr_web *w);
+
+/* Sessions revoked by logout (src/web/session.c): a cookie stays valid by
+ * its signature until it expires, so logout records its id until then. */
+typedef struct fr_web_sessions fr_web_sessions;
+struct fr_store;
+int fr_web_sessions_new(fr_web_sessions **out, struct fr_store *store, int64_t now_ms);
+void fr_web_sessions_free(fr_web_sessions *s);
+bool fr_web_sessions_revoked(const fr_web_sessions *s, const char *sid, int64_t now_ms);
+int fr_web_sessions_revoke(fr_web_sessions *s, const char *sid, int64_t expires_ms, int64_t now_ms);
+fr_web_sessions *fr_web_sessions_of(fr_web *w);
 
 #endif

@@ -48,6 +48,7 @@ struct fr_web {
     fr_route *routes;
     size_t nroutes;
     fr_auth auth;
+    fr_web_sessions *sessions;
     fr_static *statics;
     char *listen;
     size_t max_body;
@@ -391,6 +392,17 @@ fr_auth *fr_web_auth_of(fr_web *w)
     return &w->auth;
 }
 
+fr_web_sessions *fr_web_sessions_of(fr_web *w)
+{
+    return w->sessions;
+}
+
+void fr_web_set_session_ttl(fr_web *w, uint64_t ttl_ms)
+{
+    if (ttl_ms)
+        w->auth.ttl_ms = ttl_ms;
+}
+
 bool fr_web_is_https(fr_web_req *r)
 {
     return r->req->scheme == &H2O_URL_SCHEME_HTTPS;
@@ -412,7 +424,8 @@ static int authenticate(fr_web_req *r, int flags)
     }
     char cookie[128], sid[FR_SID_HEX + 1];
     if (!authz && fr_cookie_get(fr_web_header(r, "cookie"), FR_SESSION_COOKIE, cookie, sizeof(cookie)) == 0 &&
-        fr_auth_session_verify(&w->auth, cookie, fr_time_now_ms(), sid) == 0) {
+        fr_auth_session_verify(&w->auth, cookie, fr_time_now_ms(), sid) == 0 &&
+        !fr_web_sessions_revoked(w->sessions, sid, fr_time_now_ms())) {
         char *pr = h2o_mem_alloc_pool(&r->req->pool, 32);
         snprintf(pr, 32, "session:%s", sid);
         r->principal = pr;
@@ -422,7 +435,7 @@ static int authenticate(fr_web_req *r, int flags)
          * Origin cannot be forged by another site. The WebSocket handshake is
          * a GET, so check its Origin too (cross-site WebSocket hijacking). */
         if (!fr_web_same_origin(r)) {
-            w->stats.unauthorized++;
+            fr_web_count_unauthorized(w);
             fr_web_error(r, 403, "cross_origin", "cross-origin request refused");
             return FR_EDENIED;
         }
@@ -431,15 +444,14 @@ static int authenticate(fr_web_req *r, int flags)
             fr_auth_csrf(&w->auth, sid, want);
             const char *got = fr_web_header(r, "x-csrf-token");
             if (!got || !fr_secure_eq(got, strlen(got), want, FR_CSRF_HEX)) {
-                w->stats.unauthorized++;
+                fr_web_count_unauthorized(w);
                 fr_web_error(r, 403, "csrf", "missing or wrong X-CSRF-Token");
                 return FR_EDENIED;
             }
         }
         return 0;
     }
-    w->stats.unauthorized++;
-    fr_metric_inc("frugal_http_unauthorized_total", "Requests refused for missing or bad credentials", "", 1);
+    fr_web_count_unauthorized(w);
     fr_web_add_header(r, "www-authenticate", "Bearer realm=\"frugal\"");
     fr_web_error(r, 401, "unauthorized", "a valid bearer token or session is required");
     return FR_EDENIED;
@@ -637,7 +649,10 @@ int fr_web_new(fr_web **out, uv_loop_t *loop, const fr_web_config *cfg)
     w->max_connections = cfg->max_connections > 0 ? cfg->max_connections : 4096;
     int rc = fr_auth_init(&w->auth, cfg->api_token, cfg->session_secret, cfg->session_secret_len,
                           cfg->session_ttl_ms ? cfg->session_ttl_ms : 12 * 3600 * 1000ULL);
+    if (rc == 0)
+        rc = fr_web_sessions_new(&w->sessions, cfg->store, fr_time_now_ms());
     if (rc) {
+        fr_auth_free(&w->auth);
         free(w->listen);
         free(w);
         return rc;
@@ -797,6 +812,7 @@ void fr_web_free(fr_web *w)
     }
     fr_static_free(w->statics);
     fr_auth_free(&w->auth);
+    fr_web_sessions_free(w->sessions);
     free(w->hooks);
     free(w->listen);
     free(w);

@@ -2,17 +2,149 @@
  * browser never keeps the token (no URL in history, no localStorage). The
  * cookie is HttpOnly and SameSite=Strict; unsafe cookie-authenticated
  * requests also need the CSRF token answered here (server.c checks it). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "frugal/auth.h"
 #include "frugal/err.h"
 #include "frugal/log.h"
 #include "frugal/rand.h"
+#include "frugal/store.h"
 #include "frugal/str.h"
 #include "frugal/time.h"
 #include "frugal/web.h"
 #include "internal.h"
+
+/* ---- revoked sessions ---- */
+
+#define REVOKED_PREFIX "session.revoked."
+
+struct revoked {
+    char sid[FR_SID_HEX + 1];
+    int64_t expires_ms;
+};
+
+struct fr_web_sessions {
+    fr_store *store;
+    struct revoked *v;
+    size_t n, cap;
+};
+
+static void revoked_key(char *key, size_t n, const char *sid)
+{
+    snprintf(key, n, REVOKED_PREFIX "%s", sid);
+}
+
+/* Forgets revocations whose cookies have expired anyway. */
+static void prune(fr_web_sessions *s, int64_t now_ms)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i].expires_ms > now_ms) {
+            s->v[j++] = s->v[i];
+        } else if (s->store) {
+            char key[64];
+            revoked_key(key, sizeof(key), s->v[i].sid);
+            fr_store_del(s->store, FR_TBL_META, key, strlen(key));
+        }
+    }
+    s->n = j;
+}
+
+static int add(fr_web_sessions *s, const char *sid, int64_t expires_ms)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        struct revoked *v = realloc(s->v, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        s->v = v;
+        s->cap = cap;
+    }
+    fr_strlcpy(s->v[s->n].sid, sid, sizeof(s->v[s->n].sid));
+    s->v[s->n].expires_ms = expires_ms;
+    s->n++;
+    return 0;
+}
+
+struct load_ctx {
+    fr_web_sessions *s;
+    int rc;
+};
+
+static int load_one(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct load_ctx *c = arg;
+    size_t pl = strlen(REVOKED_PREFIX);
+    char sid[FR_SID_HEX + 1], num[24];
+    if (klen != pl + FR_SID_HEX || vlen == 0 || vlen >= sizeof(num))
+        return 0; /* not a revocation, or damaged: ignored */
+    memcpy(sid, (const char *)key + pl, FR_SID_HEX);
+    sid[FR_SID_HEX] = '\0';
+    memcpy(num, val, vlen);
+    num[vlen] = '\0';
+    int64_t exp = 0;
+    if (fr_parse_i64(num, &exp) != 0)
+        return 0;
+    c->rc = add(c->s, sid, exp);
+    return c->rc != 0;
+}
+
+int fr_web_sessions_new(fr_web_sessions **out, fr_store *store, int64_t now_ms)
+{
+    fr_web_sessions *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->store = store;
+    if (store) {
+        struct load_ctx c = {s, 0};
+        int rc = fr_store_scan_prefix(store, FR_TBL_META, REVOKED_PREFIX, strlen(REVOKED_PREFIX), load_one, &c);
+        if (rc == 0)
+            rc = c.rc;
+        if (rc) {
+            fr_web_sessions_free(s);
+            return rc;
+        }
+        prune(s, now_ms);
+    }
+    *out = s;
+    return 0;
+}
+
+void fr_web_sessions_free(fr_web_sessions *s)
+{
+    if (!s)
+        return;
+    free(s->v);
+    free(s);
+}
+
+bool fr_web_sessions_revoked(const fr_web_sessions *s, const char *sid, int64_t now_ms)
+{
+    for (size_t i = 0; s && i < s->n; i++)
+        if (s->v[i].expires_ms > now_ms && strcmp(s->v[i].sid, sid) == 0)
+            return true;
+    return false;
+}
+
+int fr_web_sessions_revoke(fr_web_sessions *s, const char *sid, int64_t expires_ms, int64_t now_ms)
+{
+    prune(s, now_ms);
+    if (expires_ms <= now_ms || fr_web_sessions_revoked(s, sid, now_ms))
+        return 0;
+    int rc = add(s, sid, expires_ms);
+    if (rc == 0 && s->store) {
+        char key[64], val[24];
+        revoked_key(key, sizeof(key), sid);
+        int n = snprintf(val, sizeof(val), "%lld", (long long)expires_ms);
+        rc = fr_store_put(s->store, FR_TBL_META, key, strlen(key), val, (size_t)n);
+    }
+    return rc;
+}
+
+/* ---- the routes ---- */
 
 static void set_cookie(fr_web_req *r, const char *value, uint64_t max_age_s)
 {
@@ -104,11 +236,24 @@ static int h_whoami(fr_web_req *r, void *arg)
 
 static int h_logout(fr_web_req *r, void *arg)
 {
-    (void)arg;
+    fr_web *w = arg;
     const char *principal = fr_web_principal(r);
-    set_cookie(r, "", 0);
-    if (fr_str_startswith(principal, "session:"))
+    if (fr_str_startswith(principal, "session:")) {
+        /* the cookie stays valid by its signature until it expires: a copy of
+         * it must not outlive the logout */
+        char cookie[128];
+        int64_t exp = 0;
+        if (fr_cookie_get(fr_web_header(r, "cookie"), FR_SESSION_COOKIE, cookie, sizeof(cookie)) == 0)
+            exp = cookie_expiry(cookie);
+        memset(cookie, 0, sizeof(cookie));
+        int rc = fr_web_sessions_revoke(fr_web_sessions_of(w), principal + 8, exp, fr_time_now_ms());
+        if (rc) {
+            fr_web_error(r, 500, "internal", "cannot revoke the session: %s", fr_strerror(rc));
+            return 0;
+        }
         fr_log_info("session.logout", "{s:s}", "session", principal + 8);
+    }
+    set_cookie(r, "", 0);
     fr_web_json(r, 200, json_pack("{s:b}", "ok", 1));
     return 0;
 }

@@ -122,12 +122,16 @@ class Reload(unittest.TestCase):
             d.api("GET", "/api/health")
             self.assertFalse(d.log_events("http.request"))
             with open(cfg.name, "w") as f:
-                f.write("[log]\nlevel = debug\n")
+                f.write("[log]\nlevel = debug\n[server]\nsession_ttl = 1h\n")
             d.signal(signal.SIGHUP)
             ev = d.wait_event("reload", timeout=10)
             self.assertIn("log.level", ev["changed"])
             d.api("GET", "/api/health")
             d.wait_event("http.request", timeout=10)
+            # new sessions get the reloaded lifetime
+            st, _, hdrs = d.api("POST", "/api/session", {"token": d.token}, token=None)
+            self.assertEqual(st, 200)
+            self.assertIn("Max-Age=3600", hdrs["set-cookie"])
             # A broken file is reported and changes nothing.
             with open(cfg.name, "w") as f:
                 f.write("[log]\nlevel = loud\n")

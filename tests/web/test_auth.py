@@ -4,6 +4,7 @@ the feed and /metrics; the generated token file; the dashboard session
 import os
 import re
 import stat
+import tempfile
 import sys
 import unittest
 
@@ -198,17 +199,40 @@ class Auth(unittest.TestCase):
         self.assertEqual(self.req("GET", "/api/health", headers={"Cookie": "frugal_session=" + tampered})[0], 401)
         self.assertEqual(self.req("GET", "/api/health", headers=dict(jar, Authorization="Bearer nope"))[0], 401)
 
-        # Logout clears the cookie (stateless sessions: the browser forgets it).
+        # Logout clears the cookie and revokes the session: a copy of the
+        # cookie is refused afterwards; another session is not affected.
+        other, _, _ = self.login()
         st, resp, hdrs = self.req("DELETE", "/api/session", headers=jar)
         self.assertEqual(st, 403)  # needs CSRF like any unsafe method
         st, resp, hdrs = self.req("DELETE", "/api/session", headers=dict(jar, **{"X-CSRF-Token": csrf}))
         self.assertEqual(st, 200)
         self.assertRegex(hdrs["set-cookie"], r"^frugal_session=;.*Max-Age=0")
+        self.assertEqual(self.req("GET", "/api/health", headers=jar)[0], 401)
+        self.assertEqual(self.req("GET", "/api/session", headers=jar)[0], 401)
+        self.assertEqual(self.req("GET", "/api/health", headers={"Cookie": "frugal_session=" + other})[0], 200)
 
         # Neither the token nor the cookie appear in any log line.
         logs = "\n".join(self.d.lines) + self.d.stderr()
         self.assertNotIn(self.d.token, logs)
         self.assertNotIn(value, logs)
+
+
+class LogoutSurvivesRestart(unittest.TestCase):
+    def test_revoked_session_stays_revoked(self):
+        state = tempfile.mkdtemp(prefix="frugald-")
+        d = Frugald(state_dir=state, env=ENV)
+        self.addCleanup(lambda: d.stop())
+        st, body, hdrs = http_json(d.addr, "POST", "/api/session", {"token": d.token})
+        self.assertEqual(st, 200, body)
+        jar = {"Cookie": re.match(r"(frugal_session=[^;]+)", hdrs["set-cookie"]).group(1)}
+        st, body2, hdrs2 = http_json(d.addr, "POST", "/api/session", {"token": d.token})
+        kept = {"Cookie": re.match(r"(frugal_session=[^;]+)", hdrs2["set-cookie"]).group(1)}
+        st, _, _ = http_json(d.addr, "DELETE", "/api/session", headers=dict(jar, **{"X-CSRF-Token": body["csrf"]}))
+        self.assertEqual(st, 200)
+        self.assertEqual(d.stop(), 0)
+        d = Frugald(state_dir=state, env=ENV)
+        self.assertEqual(http_json(d.addr, "GET", "/api/health", headers=jar)[0], 401)
+        self.assertEqual(http_json(d.addr, "GET", "/api/health", headers=kept)[0], 200)
 
 
 if __name__ == "__main__":
