@@ -127,7 +127,35 @@ static void update_line(struct run *r, int n, const char *fmt, ...)
     save(r);
 }
 
-static void step_transition(struct run *r, fr_emr_wf_state from, fr_emr_wf_state to)
+/* How the event that ends a step went, for the step's own state: a run
+ * that ends FAILED after a clean termination still terminated cleanly. */
+static const char *step_result(fr_emr_wf_event_type t)
+{
+    switch (t) {
+    case FR_EMR_EV_CANCEL:
+        return "cancelled";
+    case FR_EMR_EV_ANALYSIS_FAILED:
+    case FR_EMR_EV_RECOMMEND_REFUSED:
+    case FR_EMR_EV_BACKUP_FAILED:
+    case FR_EMR_EV_MODIFY_FAILED:
+    case FR_EMR_EV_INVOKE_FAILED:
+    case FR_EMR_EV_CLUSTER_MISMATCH:
+    case FR_EMR_EV_CLUSTER_FAILED:
+    case FR_EMR_EV_WAIT_TIMEOUT:
+    case FR_EMR_EV_REVERT_CONFLICT:
+    case FR_EMR_EV_REVERT_FAILED:
+    case FR_EMR_EV_STEPS_COPY_FAILED:
+    case FR_EMR_EV_STEPS_SUBMIT_FAILED:
+    case FR_EMR_EV_STEPS_FAILED:
+    case FR_EMR_EV_STEPS_TIMEOUT:
+    case FR_EMR_EV_TERMINATE_FAILED:
+        return "failed";
+    default:
+        return "done";
+    }
+}
+
+static void step_transition(struct run *r, fr_emr_wf_state from, fr_emr_wf_state to, const char *result)
 {
     char ts[40];
     fr_time_iso8601(ts, sizeof(ts), emrd_now(), 0);
@@ -135,10 +163,7 @@ static void step_transition(struct run *r, fr_emr_wf_state from, fr_emr_wf_state
     json_t *last = json_array_get(steps, json_array_size(steps) - 1);
     if (last && !json_object_get(last, "ended")) {
         json_object_set_new(last, "ended", json_string(ts));
-        json_object_set_new(last, "state", json_string(fr_emr_wf_is_terminal(to) && to != FR_EMR_WF_DONE &&
-                                                               r->wf.outcome != FR_EMR_WF_DONE
-                                                           ? "failed"
-                                                           : "done"));
+        json_object_set_new(last, "state", json_string(result));
     }
     if (!fr_emr_wf_is_terminal(to))
         json_array_append_new(steps, json_pack("{s:s, s:s, s:s}", "name", fr_emr_wf_state_name(to), "state",
@@ -305,7 +330,7 @@ static void feed(struct run *r, fr_emr_wf_event *ev)
     fr_emr_wf_state from = r->wf.state;
     r->wf = next;
     if (next.state != from)
-        step_transition(r, from, next.state);
+        step_transition(r, from, next.state, step_result(ev->type));
     else {
         json_object_set_new(r->rec, "wf", fr_emr_wf_to_json(&r->wf));
         save(r);
@@ -1369,7 +1394,7 @@ static void finish_run(struct run *r, const fr_emr_action *a)
         break;
     }
     if (r->wf.state != st)
-        step_transition(r, r->wf.state, st);
+        step_transition(r, r->wf.state, st, "done");
     fr_audit(r->id, "run.end", json_pack("{s:s, s:s, s:s}", "cluster_name", r->name, "state",
                                          fr_emr_wf_state_name(st), "reason", reason));
     char lbl[64];

@@ -135,6 +135,10 @@ class EmrFlow(unittest.TestCase):
         rev = [a for a in audit["audit"] if a["event"] == "param.revert"]
         self.assertTrue(rev and rev[-1]["conflict"] is True)
         self.assertLessEqual(len(self.sim.invocations()), 1)
+        # each step says how it went: the revert met the conflict, the termination worked
+        steps = {s["name"]: s["state"] for s in run["steps"]}
+        self.assertEqual(steps.get("REVERT"), "failed", run["steps"])
+        self.assertEqual(steps.get("TERMINATE"), "done", run["steps"])
 
     def test_cancel_after_approval_reverts(self):
         name = e2e.pick_cluster(self.sim)
@@ -149,6 +153,9 @@ class EmrFlow(unittest.TestCase):
         run = e2e.wait_run(self.d, run_id)
         self.assertEqual(run["state"], "CANCELLED", json.dumps(run.get("log"))[:2000])
         self.assertEqual(e2e.ssm_value(self.sim, name)[0], before)
+        steps = {s["name"]: s["state"] for s in run["steps"]}
+        self.assertEqual(steps.get("REVERT"), "done", run["steps"])
+        self.assertEqual(steps.get("TERMINATE"), "done", run["steps"])
         for c in e2e.clusters_named(self.sim, name):
             if c["Id"] == run.get("test_cluster_id"):
                 self.assertIn(c["Status"]["State"], ("TERMINATING", "TERMINATED"))
