@@ -414,13 +414,25 @@ static void on_tool_json(void *arg, int err, json_t *res, const char *msg)
         out = json_pack("{s:O, s:O}", "cluster", json_object_get(res, "cluster") ?: json_null(), "cost",
                         json_object_get(res, "cost") ?: json_null());
     } else if (strcmp(c->tool, "propose_optimization") == 0) {
-        set_extra(t, "analysis", json_incref(json_object_get(res, "analysis")));
-        set_extra(t, "run_id", json_incref(json_object_get(res, "run_id")));
-        set_extra(t, "run", json_incref(json_object_get(res, "run")));
-        t->kind = "proposal";
-        json_t *an = strip_series(json_object_get(res, "analysis"));
-        out = json_pack("{s:O, s:s, s:o, s:s}", "run_id", json_object_get(res, "run_id"), "state", "AWAIT_APPROVAL",
-                        "analysis", an, "note", "The user now sees Proceed / Cancel. Do not claim it was approved.");
+        const json_t *an_in = json_object_get(res, "analysis");
+        set_extra(t, "analysis", json_incref((json_t *)an_in));
+        json_t *an = strip_series((json_t *)an_in);
+        if (json_is_string(json_object_get(res, "run_id"))) {
+            set_extra(t, "run_id", json_incref(json_object_get(res, "run_id")));
+            set_extra(t, "run", json_incref(json_object_get(res, "run")));
+            t->kind = "proposal";
+            out = json_pack("{s:b, s:O, s:s, s:o, s:s}", "proposed", 1, "run_id", json_object_get(res, "run_id"),
+                            "state", "AWAIT_APPROVAL", "analysis", an, "note",
+                            "The user now sees Proceed / Cancel. Do not claim it was approved.");
+        } else {
+            /* nothing to approve: the model must say why, not offer buttons */
+            if (!t->kind || strcmp(t->kind, "proposal") != 0)
+                t->kind = "analysis";
+            const char *why = json_string_value(json_object_get(an_in, "refusal"));
+            out = json_pack("{s:b, s:s, s:o, s:s}", "proposed", 0, "refusal",
+                            why && *why ? why : "no change is recommended", "analysis", an, "note",
+                            "Nothing was proposed and there is nothing to approve; tell the user why.");
+        }
     } else {
         out = json_incref(res);
     }

@@ -113,6 +113,35 @@ class Agent(unittest.TestCase):
         tool_msgs = [m for q in self.requests() for m in q["messages"] if m.get("role") == "tool"]
         self.assertTrue(all("refused" in m["content"] for m in tool_msgs))
 
+    def test_refused_proposal_offers_nothing_to_approve(self):
+        self.start()
+        st, cl, _ = self.d.api("GET", "/api/clusters")
+        name, refusal = None, None
+        for c in cl["clusters"]:
+            if not c["analyzable"]:
+                continue
+            st, an, _ = self.d.api("GET", "/api/clusters/%s/analysis?cluster_id=%s" % (c["name"], c["id"]))
+            if st == 200 and not an["proposable"]:
+                name, refusal = c["name"], an["refusal"]
+                break
+        self.assertIsNotNone(name, "the seeded world has no cluster that cannot be proposed")
+        self.script([
+            {"match": {"user": "optimize"},
+             "reply": {"tool_calls": [{"name": "propose_optimization", "arguments": {"cluster_name": name}}]}},
+            {"match": {"tool_name": "propose_optimization"}, "reply": {"content": "It cannot be tested now."}},
+        ])
+        r = self.chat("please optimize " + name)
+        self.assertNotEqual(r.get("kind"), "proposal", r)
+        self.assertFalse(r.get("run_id"), r)
+        tool_msgs = [json.loads(m["content"]) for q in self.requests() for m in q["messages"]
+                     if m.get("role") == "tool"]
+        self.assertTrue(tool_msgs)
+        self.assertIs(tool_msgs[-1]["proposed"], False)
+        self.assertEqual(tool_msgs[-1]["refusal"], refusal)
+        self.assertNotIn("state", tool_msgs[-1])
+        st, runs, _ = self.d.api("GET", "/api/runs")
+        self.assertFalse([x for x in runs["runs"] if x.get("cluster_name") == name])
+
     def test_cluster_named_like_an_instruction_is_data(self):
         sim = simctl.Sim(clusters=3, seed=9)
         world = sim.world()
