@@ -72,6 +72,7 @@ typedef struct fr_config {
     int64_t emr_max_cluster_instances;
     int64_t emr_auto_terminate_minutes;
     double emr_max_test_cost;
+    uint64_t emr_proposal_ttl_ms;
     uint64_t emr_window_ms;
     uint64_t emr_max_runtime_ms;
     uint64_t emr_cache_ttl_ms;

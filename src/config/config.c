@@ -104,6 +104,8 @@ static const fr_cfg_key keys[] = {
      "AUTO_TERMINATE_MINUTES", true, "The test cluster is terminated after this long, by frugal and by EMR's idle policy."},
     {"emr", "max_test_cost_dollars", FR_CT_DOUBLE, OFF(emr_max_test_cost), "50", 0, 1e9, NULL,
      "MAX_TEST_COST_DOLLARS", true, "Estimated test cost above which the approval card shows a warning."},
+    {"emr", "proposal_ttl", FR_CT_DURATION, OFF(emr_proposal_ttl_ms), "24h", 1000, 30LL * 86400000, NULL, NULL, true,
+     "A proposal not approved within this time expires (it ends CANCELLED; analyze again for a fresh one)."},
     {"emr", "window", FR_CT_DURATION, OFF(emr_window_ms), "24h", 60000, 90 * 86400000.0, NULL, NULL, true,
      "How far back discovery looks for terminated clusters."},
     {"emr", "max_runtime", FR_CT_DURATION, OFF(emr_max_runtime_ms), "6h", 60000, 30 * 86400000.0, NULL, NULL, true,

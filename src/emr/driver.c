@@ -1220,19 +1220,27 @@ json_t *fr_emrd_run(fr_emrd *d, const char *run_id)
 
 json_t *fr_emrd_current_run(fr_emrd *d)
 {
+    /* an approved run in progress, else the newest proposal awaiting its
+     * click (expired ones are cancelled), else the newest run */
     json_t *list = fr_run_list(d->journal, "emr", 50);
-    json_t *pick = NULL;
+    json_t *pick = NULL, *proposal = NULL;
     size_t i;
     json_t *r;
     json_array_foreach(list, i, r)
     {
         const char *st = json_string_value(json_object_get(r, "state"));
         fr_emr_wf_state s;
-        if (st && fr_emr_wf_state_parse(st, &s) == 0 && !fr_emr_wf_is_terminal(s)) {
+        if (!st || fr_emr_wf_state_parse(st, &s) != 0 || fr_emr_wf_is_terminal(s))
+            continue;
+        if (s != FR_EMR_WF_AWAIT_APPROVAL) {
             pick = r;
             break;
         }
+        if (!proposal)
+            proposal = r;
     }
+    if (!pick)
+        pick = proposal;
     if (!pick)
         pick = json_array_get(list, 0);
     json_t *out = pick ? emrd_run_public(pick) : NULL;

@@ -305,6 +305,56 @@ static void ev_fire(struct run *r, fr_emr_wf_event_type t, const char *detail)
     feed(r, &ev);
 }
 
+/* ---- proposals expire ---- */
+
+/* When a proposal stops being approvable: its creation + emr.proposal_ttl
+ * (the analysis behind it goes stale, and the parameter may have moved). */
+static int64_t proposal_deadline(const struct run *r)
+{
+    int64_t created = 0;
+    const char *c = json_string_value(json_object_get(r->rec, "created"));
+    if (!c || fr_time_parse(c, &created) != 0)
+        return INT64_MAX;
+    return created + (int64_t)r->d->app->cfg.emr_proposal_ttl_ms;
+}
+
+static void expire_proposal(struct run *r)
+{
+    uint64_t ttl = r->d->app->cfg.emr_proposal_ttl_ms;
+    char t[32];
+    if (ttl % 3600000 == 0)
+        snprintf(t, sizeof(t), "%llu h", (unsigned long long)(ttl / 3600000));
+    else
+        snprintf(t, sizeof(t), "%llu min", (unsigned long long)(ttl / 60000));
+    log_line(r, "info", "The proposal expired: it was not approved within %s. Analyze again for a fresh one.", t);
+    fr_audit(r->id, "run.expired", json_pack("{s:s}", "cluster_name", r->name));
+    fr_journal_append(r->d->journal, r->id, "CANCEL", "note", json_pack("{s:s}", "principal", "expiry"), NULL, NULL);
+    ev_fire(r, FR_EMR_EV_CANCEL, "expiry (not approved within emr.proposal_ttl)");
+}
+
+static void on_proposal_timer(uv_timer_t *t);
+
+/* The run's timer is idle while it awaits approval; approval stops it. */
+static void arm_proposal_timer(struct run *r)
+{
+    int64_t deadline = proposal_deadline(r);
+    if (deadline == INT64_MAX)
+        return;
+    int64_t left = deadline - emrd_now();
+    if (left <= 0) {
+        expire_proposal(r);
+        return;
+    }
+    uv_timer_start(&r->timer, on_proposal_timer, (uint64_t)left, 0);
+}
+
+static void on_proposal_timer(uv_timer_t *t)
+{
+    struct run *r = t->data;
+    if (!r->finished && r->wf.state == FR_EMR_WF_AWAIT_APPROVAL)
+        arm_proposal_timer(r);
+}
+
 static void enqueue(struct run *r, const fr_emr_wf_actions *acts)
 {
     for (size_t i = 0; i < acts->n && r->qn < QMAX; i++) {
@@ -1614,6 +1664,7 @@ int emrd_run_create(fr_emrd *d, const json_t *an, const char *principal, const c
     fr_feed_publish(d->app->feed, "run.created",
                     json_pack("{s:s, s:s, s:s}", "run_id", id, "cluster_name", r->name, "state", "AWAIT_APPROVAL"), NULL);
     *run_out = emrd_run_public(r->rec);
+    arm_proposal_timer(r);
     return 0;
 }
 
@@ -1631,6 +1682,11 @@ int emrd_run_approve(fr_emrd *d, const char *run_id, const char *principal, cons
     }
     if (r->wf.state != FR_EMR_WF_AWAIT_APPROVAL) {
         snprintf(err, errlen, "run %s is %s, not awaiting approval", run_id, fr_emr_wf_state_name(r->wf.state));
+        return FR_ESTATE;
+    }
+    if (emrd_now() >= proposal_deadline(r)) {
+        expire_proposal(r);
+        snprintf(err, errlen, "run %s expired before it was approved; analyze the cluster again", run_id);
         return FR_ESTATE;
     }
     if (d->draining) {
@@ -1662,6 +1718,7 @@ int emrd_run_approve(fr_emrd *d, const char *run_id, const char *principal, cons
                                               principal ? principal : "", "param_path", r->path, "recommendation",
                                               json_object_get(r->rec, "recommendation")));
     r->step_started_ms = emrd_now();
+    uv_timer_stop(&r->timer); /* the proposal's expiry */
     ev_fire(r, FR_EMR_EV_APPROVED, NULL);
     if (run_out)
         *run_out = emrd_run_public(r->rec);
@@ -1752,6 +1809,7 @@ static void recover_one(fr_emrd *d, const char *id)
         ev_init(&ev, FR_EMR_EV_RECOMMEND_DONE);
         fr_emr_wf_next(&r->wf, &ev, &next, &acts);
         r->wf = next;
+        arm_proposal_timer(r);
         return;
     }
     json_t *journal = fr_journal_read(d->journal, id);

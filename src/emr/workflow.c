@@ -230,7 +230,11 @@ int fr_emr_wf_next(const fr_emr_wf *cur, const fr_emr_wf_event *ev, fr_emr_wf *n
 
     if (ev->type == FR_EMR_EV_CANCEL && !fr_emr_wf_is_terminal(w.state)) {
         w.cancel_requested = true; /* idempotent: a second cancel changes nothing */
-        set_outcome(&w, FR_EMR_WF_CANCELLED, "cancelled");
+        if (ev->detail[0])
+            snprintf(why, sizeof(why), "cancelled by %s", ev->detail);
+        else
+            snprintf(why, sizeof(why), "cancelled");
+        set_outcome(&w, FR_EMR_WF_CANCELLED, why);
         switch (w.state) {
         case FR_EMR_WF_ANALYZE:
         case FR_EMR_WF_RECOMMEND:

@@ -160,6 +160,29 @@ class EmrFlow(unittest.TestCase):
             if c["Id"] == run.get("test_cluster_id"):
                 self.assertIn(c["Status"]["State"], ("TERMINATING", "TERMINATED"))
 
+    def test_proposals_expire(self):
+        name = e2e.pick_cluster(self.sim)
+        before, _ = e2e.ssm_value(self.sim, name)
+        # a proposal made before a restart expires after it, by the new setting
+        kept = e2e.propose(self.d, name)["run_id"]
+        self.assertEqual(self.d.stop(), 0)
+        self.d = e2e.frugald(self.sim, state_dir=self.d.state_dir, args=["--set", "emr.proposal_ttl=2s"])
+        run = e2e.wait_run(self.d, kept, timeout=30)
+        self.assertEqual(run["state"], "CANCELLED")
+        self.assertIn("expiry", run["error"] if run.get("error") else json.dumps(run["log"]))
+        # one that is not approved in time cannot be approved any more
+        late = e2e.propose(self.d, name)["run_id"]
+        st, cur, _ = self.d.api("GET", "/api/agent/status")
+        self.assertEqual(cur["run"]["id"] if "run" in cur else cur.get("id"), late)
+        time.sleep(2.5)
+        st, r, _ = self.d.api("POST", "/api/agent/approve", {"run_id": late})
+        self.assertEqual(st, 409, r)
+        self.assertEqual(e2e.wait_run(self.d, late, timeout=10)["state"], "CANCELLED")
+        self.assertEqual(e2e.ssm_value(self.sim, name)[0], before)
+        self.assertEqual(self.sim.invocations(), [])
+        st, audit, _ = self.d.api("GET", "/api/audit?run=" + late)
+        self.assertIn("run.expired", [a["event"] for a in audit["audit"]])
+
     def test_analysis_is_the_same_under_throttling(self):
         names = sorted(e2e.newest_runs(self.sim.world()))[:3]
         clean = {}
