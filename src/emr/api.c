@@ -9,6 +9,9 @@
 #include "frugal/str.h"
 #include "emrd_internal.h"
 
+/* The HTTP status and the error code (the web layer's lower-case
+ * vocabulary, docs/api.md) of an error from the agent. Request bodies are
+ * checked before they get here, so a parse error is about AWS data. */
 static int status_of(int err)
 {
     switch (err) {
@@ -20,7 +23,6 @@ static int status_of(int err)
     case FR_EDENIED:
         return 403;
     case -EINVAL:
-    case FR_EPARSE:
         return 400;
     case -ECANCELED:
         return 503;
@@ -31,12 +33,42 @@ static int status_of(int err)
     }
 }
 
+static const char *code_of(int err)
+{
+    switch (err) {
+    case FR_ENOTFOUND:
+        return "not_found";
+    case FR_ESTATE:
+        return "wrong_state";
+    case FR_ECONFLICT:
+        return "conflict";
+    case FR_EDENIED:
+        return "forbidden";
+    case -EINVAL:
+        return "bad_request";
+    case FR_EPARSE:
+        return "bad_aws_data";
+    case -ECANCELED:
+        return "unavailable";
+    case -ETIMEDOUT:
+        return "timeout";
+    case FR_ETHROTTLED:
+        return "aws_throttled";
+    case FR_ECRED:
+        return "aws_credentials";
+    case FR_EAWS:
+        return "aws_error";
+    default:
+        return "upstream_error";
+    }
+}
+
 static void on_json(void *arg, int err, json_t *result, const char *msg)
 {
     fr_web_async *a = arg;
     if (err) {
         json_decref(result);
-        fr_web_async_error(a, status_of(err), fr_errname(err), msg ? msg : fr_strerror(err));
+        fr_web_async_error(a, status_of(err), code_of(err), msg ? msg : fr_strerror(err));
         return;
     }
     fr_web_async_json(a, 200, result);
@@ -55,7 +87,7 @@ static int h_clusters(fr_web_req *r, void *arg)
     fr_web_async *a = fr_web_defer(r);
     int rc = fr_emrd_clusters(d, flag(r, "refresh"), on_json, a);
     if (rc)
-        fr_web_async_error(a, status_of(rc), fr_errname(rc), fr_strerror(rc));
+        fr_web_async_error(a, status_of(rc), code_of(rc), fr_strerror(rc));
     return FR_WEB_DEFERRED;
 }
 
@@ -75,7 +107,7 @@ static int h_analysis(fr_web_req *r, void *arg)
     fr_web_async *a = fr_web_defer(r);
     int rc = fr_emrd_analysis(d, name, cid, flag(r, "refresh"), on_json, a);
     if (rc)
-        fr_web_async_error(a, status_of(rc), fr_errname(rc), fr_strerror(rc));
+        fr_web_async_error(a, status_of(rc), code_of(rc), fr_strerror(rc));
     return FR_WEB_DEFERRED;
 }
 
@@ -90,7 +122,7 @@ static int h_config(fr_web_req *r, void *arg)
     fr_web_async *a = fr_web_defer(r);
     int rc = fr_emrd_config_summary(d, name, on_json, a);
     if (rc)
-        fr_web_async_error(a, status_of(rc), fr_errname(rc), fr_strerror(rc));
+        fr_web_async_error(a, status_of(rc), code_of(rc), fr_strerror(rc));
     return FR_WEB_DEFERRED;
 }
 
@@ -122,7 +154,7 @@ static int h_approve(fr_web_req *r, void *arg)
     json_t *run = NULL;
     int rc = fr_emrd_approve(d, id, fr_web_principal(r), steps, &run, err, sizeof(err));
     if (rc) {
-        fr_web_error(r, status_of(rc), fr_errname(rc), "%s", err);
+        fr_web_error(r, status_of(rc), code_of(rc), "%s", err);
         return 0;
     }
     fr_web_json(r, 200, json_pack("{s:s, s:o}", "run_id", id, "run", run));
@@ -142,7 +174,7 @@ static int h_cancel(fr_web_req *r, void *arg)
     json_t *run = NULL;
     int rc = fr_emrd_cancel(d, id, fr_web_principal(r), &run, err, sizeof(err));
     if (rc) {
-        fr_web_error(r, status_of(rc), fr_errname(rc), "%s", err);
+        fr_web_error(r, status_of(rc), code_of(rc), "%s", err);
         return 0;
     }
     fr_web_json(r, 200, json_pack("{s:s, s:o}", "run_id", id, "run", run ? run : json_null()));

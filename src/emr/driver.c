@@ -1097,8 +1097,15 @@ static void on_cfg(const fr_aws_result *res, void *arg)
 {
     struct cfg_req *q = arg;
     if (res->err) {
-        char m[300];
-        q->cb(q->arg, res->err, NULL, aws_msg(res, m, sizeof(m)));
+        char m[700];
+        int err = res->err;
+        if (res->error && strcmp(res->error->code, "ParameterNotFound") == 0) {
+            err = FR_ENOTFOUND; /* the client asked for a cluster without a config */
+            snprintf(m, sizeof(m), "no parameter %s", q->path);
+        } else {
+            aws_msg(res, m, sizeof(m));
+        }
+        q->cb(q->arg, err, NULL, m);
         free(q);
         return;
     }

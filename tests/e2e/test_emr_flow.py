@@ -160,6 +160,29 @@ class EmrFlow(unittest.TestCase):
             if c["Id"] == run.get("test_cluster_id"):
                 self.assertIn(c["Status"]["State"], ("TERMINATING", "TERMINATED"))
 
+    def test_config_endpoint_and_error_codes(self):
+        name = e2e.pick_cluster(self.sim)
+        st, cfg, _ = self.d.api("GET", "/api/clusters/%s/config" % name)
+        self.assertEqual(st, 200, cfg)
+        self.assertEqual(cfg["param_path"], simctl.PARAM_PREFIX + name)
+        self.assertTrue(cfg["instances"])
+        # no parameter: the client asked for something that does not exist
+        st, r, _ = self.d.api("GET", "/api/clusters/NO-SUCH-CLUSTER/config")
+        self.assertEqual((st, r["error"]), (404, "not_found"), r)
+        self.assertIn("NO-SUCH-CLUSTER", r["message"])
+        # a value that is not a cluster config: AWS data frugal cannot use
+        self.sim.client("ssm").put_parameter(Name=simctl.PARAM_PREFIX + "BROKEN", Value="{not json",
+                                            Type="String")
+        st, r, _ = self.d.api("GET", "/api/clusters/BROKEN/config")
+        self.assertEqual((st, r["error"]), (502, "bad_aws_data"), r)
+        # runs: one vocabulary for every endpoint
+        st, r, _ = self.d.api("POST", "/api/agent/approve", {"run_id": "r-20260101T000000-abcdef"})
+        self.assertEqual((st, r["error"]), (404, "not_found"), r)
+        st, r, _ = self.d.api("GET", "/api/runs/r-20260101T000000-abcdef")
+        self.assertEqual((st, r["error"]), (404, "not_found"), r)
+        st, r, _ = self.d.api("GET", "/api/clusters/NO-SUCH-CLUSTER/analysis")
+        self.assertEqual((st, r["error"]), (404, "not_found"), r)
+
     def test_proposals_expire(self):
         name = e2e.pick_cluster(self.sim)
         before, _ = e2e.ssm_value(self.sim, name)
