@@ -2,6 +2,7 @@
 #ifndef FRUGAL_CLI_H
 #define FRUGAL_CLI_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <jansson.h>
 
@@ -17,7 +18,10 @@ typedef struct fr_cli {
 long fr_cli_request(const fr_cli *c, const char *method, const char *path, const json_t *body, json_t **out,
                     char *err, size_t errlen);
 
-/* Follows the feed from seq `since` (0: from now), calling fn for each
+/* `since` meaning "only events published from now on". */
+#define FR_CLI_FEED_NOW ULLONG_MAX
+
+/* Follows the feed after seq `since` (FR_CLI_FEED_NOW: from now), calling fn for each
  * event until fn returns non-zero or timeout_ms passes (0: no timeout).
  * Reconnects with ?since= after a dropped connection. Returns 0 when fn
  * stopped it, FR_* error otherwise. */

@@ -581,10 +581,10 @@ static int print_event(void *arg, const json_t *ev)
     return 0;
 }
 
-static int cmd_events(fr_cli *c, unsigned long long since, int follow)
+static int cmd_events(fr_cli *c, unsigned long long since, int since_given, int follow)
 {
     if (follow)
-        return fr_cli_follow(c, since, print_event, NULL, 0) ? 1 : 0;
+        return fr_cli_follow(c, since_given ? since : FR_CLI_FEED_NOW, print_event, NULL, 0) ? 1 : 0;
     char path[96];
     snprintf(path, sizeof(path), "/api/events?since=%llu&limit=1000", since);
     json_t *j = call(c, "GET", path, NULL);
@@ -696,6 +696,7 @@ int main(int argc, char **argv)
     int refresh = 0, yes = 0, follow = 0, limit = 50;
     const char *cluster_id = NULL, *steps = NULL, *run = NULL;
     unsigned long long since = 0;
+    int since_given = 0;
     char *pos[64];
     int npos = 0;
     for (int k = 1; k < cargc; k++) {
@@ -716,8 +717,8 @@ int main(int argc, char **argv)
             run = cargv[++k];
         else if (strcmp(a, "--limit") == 0 && k + 1 < cargc) {
             int64_t v;
-            if (fr_parse_i64(cargv[++k], &v) || v <= 0 || v > 5000) {
-                fprintf(stderr, "frugal: --limit takes 1..5000\n");
+            if (fr_parse_i64(cargv[++k], &v) || v <= 0 || v > 1000) {
+                fprintf(stderr, "frugal: --limit takes 1..1000\n");
                 return 2;
             }
             limit = (int)v;
@@ -728,6 +729,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             since = v;
+            since_given = 1;
         } else if (a[0] == '-' && a[1] == '-' && strcmp(cmd, "chat") != 0) {
             fprintf(stderr, "frugal %s: unknown option %s\n", cmd, a);
             return 2;
@@ -754,7 +756,7 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "audit") == 0)
         rc = cmd_audit(&c, run);
     else if (strcmp(cmd, "events") == 0)
-        rc = cmd_events(&c, since, follow);
+        rc = cmd_events(&c, since, since_given, follow);
     else if (strcmp(cmd, "chat") == 0 && npos >= 1)
         rc = cmd_chat(&c, npos, pos);
     else {

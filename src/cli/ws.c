@@ -108,7 +108,7 @@ static int handshake(struct wsconn *w, const fr_cli *c, const char *hostport, un
     fr_buf key = FR_BUF_INIT, req = FR_BUF_INIT;
     fr_base64_encode(&key, nonce, sizeof(nonce));
     char path[64] = "/api/feed";
-    if (since)
+    if (since != FR_CLI_FEED_NOW)
         snprintf(path, sizeof(path), "/api/feed?since=%llu", since);
     fr_buf_printf(&req,
                   "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

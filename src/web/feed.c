@@ -350,15 +350,17 @@ static int events_handler(fr_web_req *r, void *arg)
     const char *s = fr_web_query(r, "since");
     const char *l = fr_web_query(r, "limit");
     if ((s && fr_parse_u64(s, &since) != 0) || (l && (fr_parse_u64(l, &limit) != 0 || limit == 0))) {
-        fr_web_error(r, 400, "bad_query", "since and limit must be non-negative integers");
+        fr_web_error(r, 400, "bad_query", "since must be a non-negative integer and limit a positive one");
         return 0;
     }
     if (limit > 5000)
         limit = 5000;
     struct list_ctx c = {json_array(), (size_t)limit, fr_web_query(r, "type")};
-    unsigned char k[8];
-    fr_store_seq_key(since + 1, k);
-    fr_store_scan(f->store, FR_TBL_EVENTS, k, 8, false, list_cb, &c);
+    if (since < UINT64_MAX) { /* nothing comes after the largest sequence number */
+        unsigned char k[8];
+        fr_store_seq_key(since + 1, k);
+        fr_store_scan(f->store, FR_TBL_EVENTS, k, 8, false, list_cb, &c);
+    }
     fr_web_json(r, 200, json_pack("{s:o, s:I}", "events", c.arr, "last_seq", (json_int_t)f->committed));
     return 0;
 }

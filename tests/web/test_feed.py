@@ -98,6 +98,13 @@ class Feed(unittest.TestCase):
         self.assertEqual([e["seq"] for e in body["events"]], [last + 1, last + 2, last + 3])
         st, body, _ = self.d.api("GET", "/api/events?since=abc")
         self.assertEqual(st, 400)
+        st, body, _ = self.d.api("GET", "/api/events?limit=0")
+        self.assertEqual(st, 400)
+        # the largest sequence number has nothing after it (no wrap-around to 1)
+        st, body, _ = self.d.api("GET", "/api/events?since=18446744073709551615")
+        self.assertEqual((st, body["events"]), (200, []))
+        st, body, _ = self.d.api("GET", "/api/events?since=18446744073709551616")
+        self.assertEqual(st, 400)
         st, body, _ = self.d.api("GET", "/api/feed?since=abc")
         self.assertEqual(st, 400)
 
