@@ -92,12 +92,13 @@ class Cli(unittest.TestCase):
         p = subprocess.Popen([ft.binary("frugal"), "events", "--follow"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=self.env())
         try:
-            time.sleep(0.5)  # connected
-            rc, out, err = self.cli("chat", "help")
-            self.assertEqual(rc, 0, err)
-            deadline = time.time() + 15
+            # the follower prints what is published once it is connected; it
+            # connects in its own time, so keep publishing until it shows
+            deadline = time.time() + 20
             seen = ""
             while time.time() < deadline and "chat.reply" not in seen:
+                rc, out, err = self.cli("chat", "help")
+                self.assertEqual(rc, 0, err)
                 r, _, _ = select.select([p.stdout], [], [], 0.5)
                 if r:
                     seen += p.stdout.readline()
