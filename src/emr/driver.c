@@ -265,6 +265,25 @@ static void analysis_free(struct analysis *an)
     free(an);
 }
 
+/* Why nothing changes, per node type ("CORE is Right-Sized; TASK is
+ * Undersized and no larger type fits"). The buffer is static: one
+ * analysis is finished at a time on the loop. */
+static const char *no_change_why(const fr_emr_analysis *a, const fr_emr_recommendation *recs, size_t n)
+{
+    static char buf[300];
+    buf[0] = '\0';
+    (void)a;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(buf);
+        const char *extra = recs[i].status == FR_EMR_STATUS_UNDERSIZED
+                                ? " and no larger type fits"
+                                : recs[i].status != FR_EMR_STATUS_RIGHT_SIZED ? " but no cheaper type fits" : "";
+        snprintf(buf + l, sizeof(buf) - l, "%s%s is %s%s", l ? "; " : "", fr_emr_node_name(recs[i].node),
+                 fr_emr_status_label(recs[i].status), extra);
+    }
+    return buf;
+}
+
 static void analysis_fail(struct analysis *an, int err, const char *fmt, ...)
 {
     char msg[1024];
@@ -811,15 +830,29 @@ static void analysis_compute(struct analysis *an)
         fr_emr_rec_opts ro;
         fr_emr_rec_opts_default(&ro);
         ro.od_share = n ? (double)od / (double)n : 1.0;
-        if (fr_emr_recommend(&prices, &analyses[na], &th, &ro, &recs[na]) != 0) {
+        if ((rc = fr_emr_recommend(&prices, &analyses[na], &th, &ro, &recs[na])) != 0) {
+            char w[200];
+            snprintf(w, sizeof(w), "%s: no recommendation for %s (%s)", fr_emr_node_name(nodes[k]), type,
+                     rc == FR_ENOTFOUND ? "not in the instance catalog" : fr_strerror(rc));
+            json_array_append_new(warnings, json_string(w));
             fr_emr_analysis_free(&analyses[na]);
             continue;
         }
         na++;
     }
     if (na == 0) {
+        /* the warnings say why: no data, or types frugal does not know */
+        char why[600] = "";
+        size_t wi;
+        json_t *w;
+        json_array_foreach(warnings, wi, w)
+        {
+            size_t l = strlen(why);
+            snprintf(why + l, sizeof(why) - l, "%s%s", l ? "; " : "", json_string_value(w));
+        }
         json_decref(warnings);
-        analysis_fail(an, FR_ENOTFOUND, "no CORE or TASK node of %s has CloudWatch data to analyse", an->cluster_id);
+        analysis_fail(an, FR_ENOTFOUND, "no CORE or TASK node of %s could be analysed%s%s", an->cluster_id,
+                      why[0] ? ": " : "", why);
         return;
     }
     /* Recent spot prices for the recommended types too, then compute again
@@ -899,7 +932,17 @@ static void analysis_compute(struct analysis *an)
     fr_emr_cost_input ci = {old_lots, n_old, new_lots, n_new, end - start, hist, nh, (int64_t)c->emr_window_ms,
                             c->emr_auto_terminate_minutes, c->emr_max_test_cost, c->emr_max_cluster_instances};
     fr_emr_cost cost;
-    fr_emr_cost_compute(&prices, &ci, &cost);
+    char cost_err[200] = "";
+    int crc = fr_emr_cost_compute(&prices, &ci, &cost);
+    if (crc) {
+        /* no cost, no proposal: the card still shows the measurements */
+        memset(&cost, 0, sizeof(cost));
+        cost.max_test_cost = c->emr_max_test_cost;
+        cost.max_cluster_instances = c->emr_max_cluster_instances;
+        snprintf(cost_err, sizeof(cost_err), "the cost cannot be computed: %s",
+                 crc == FR_ENOTFOUND ? "an instance type has no price in the catalog" : fr_strerror(crc));
+        json_array_append_new(warnings, json_string(cost_err));
+    }
 
     /* the answer */
     json_t *node_types = json_object();
@@ -917,7 +960,9 @@ static void analysis_compute(struct analysis *an)
     }
     char refusal[1200] = "";
     if (!changed)
-        snprintf(refusal, sizeof(refusal), "no change recommended: CORE and TASK are right-sized (or undersized)");
+        snprintf(refusal, sizeof(refusal), "no change recommended: %s", no_change_why(analyses, recs, na));
+    else if (cost_err[0])
+        snprintf(refusal, sizeof(refusal), "%s", cost_err);
     else if (!an->param_value)
         snprintf(refusal, sizeof(refusal), "cannot read %s: %s", path, rw_err);
     else if (!have_rw)
