@@ -91,9 +91,9 @@ int fr_metrics_render(fr_buf *out)
             last = m->name;
         }
         if (m->labels[0])
-            fr_buf_printf(out, "%s{%s} %.17g\n", m->name, m->labels, m->value);
+            fr_buf_printf(out, "%s{%s} %.15g\n", m->name, m->labels, m->value);
         else
-            fr_buf_printf(out, "%s %.17g\n", m->name, m->value);
+            fr_buf_printf(out, "%s %.15g\n", m->name, m->value);
     }
     free(sorted);
     return 0;

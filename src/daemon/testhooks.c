@@ -74,6 +74,7 @@ static int h_routes(fr_web_req *r, void *arg)
 struct http_probe {
     fr_web_async *async;
     char *url;
+    uint64_t timeout_ms;
     fr_call *call;
     struct http_probe *prev, *next;
 };
@@ -108,6 +109,7 @@ static int probe_build(void *arg, int attempt, fr_http_opts *o)
     struct http_probe *p = arg;
     (void)attempt;
     o->url = p->url;
+    o->timeout_ms = p->timeout_ms; /* 0: the client's default */
     return 0;
 }
 
@@ -130,13 +132,15 @@ static int h_http(fr_web_req *r, void *arg)
     const char *service = json_string_value(json_object_get(body, "service"));
     json_int_t retries = json_integer_value(json_object_get(body, "max_retries"));
     json_int_t initial = json_integer_value(json_object_get(body, "initial_ms"));
+    json_int_t timeout = json_integer_value(json_object_get(body, "timeout_ms"));
     if (!url || !fr_str_startswith(url, "http://127.0.0.1:") || retries < 0 || retries > 10 || initial < 0 ||
-        initial > 10000) {
+        initial > 10000 || timeout < 0 || timeout > 600000) {
         fr_web_error(r, 400, "bad_request", "expected {\"url\":\"http://127.0.0.1:...\", \"service\", ...}");
         return 0;
     }
     struct http_probe *p = calloc(1, sizeof(*p));
     p->url = fr_strdup(url);
+    p->timeout_ms = (uint64_t)timeout;
     fr_call_spec spec = {
         .service = service ? service : "test",
         .policy = {(uint64_t)(initial ? initial : 10), 1000, (int)retries, 5000},
