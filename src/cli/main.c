@@ -304,6 +304,20 @@ static void print_run(const json_t *r)
 
 /* ---- commands ---- */
 
+/* GET path, then print the answer as JSON (--json) or with print. */
+static int get_and_show(fr_cli *c, const char *path, void (*print)(const json_t *))
+{
+    json_t *j = call(c, "GET", path, NULL);
+    if (!j)
+        return 1;
+    if (c->json)
+        print_json(j);
+    else
+        print(j);
+    json_decref(j);
+    return 0;
+}
+
 static int cmd_health(fr_cli *c)
 {
     json_t *j = call(c, "GET", "/api/health", NULL);
@@ -321,15 +335,7 @@ static int cmd_health(fr_cli *c)
 
 static int cmd_clusters(fr_cli *c, int refresh)
 {
-    json_t *j = call(c, "GET", refresh ? "/api/clusters?refresh=1" : "/api/clusters", NULL);
-    if (!j)
-        return 1;
-    if (c->json)
-        print_json(j);
-    else
-        print_clusters(j);
-    json_decref(j);
-    return 0;
+    return get_and_show(c, refresh ? "/api/clusters?refresh=1" : "/api/clusters", print_clusters);
 }
 
 static int cmd_analyze(fr_cli *c, const char *name, const char *cluster_id)
@@ -342,16 +348,9 @@ static int cmd_analyze(fr_cli *c, const char *name, const char *cluster_id)
         fr_buf_puts(&p, "?cluster_id=");
         fr_uri_encode(&p, cluster_id, strlen(cluster_id), false);
     }
-    json_t *j = call(c, "GET", p.data, NULL);
+    int rc = get_and_show(c, p.data, print_analysis);
     fr_buf_free(&p);
-    if (!j)
-        return 1;
-    if (c->json)
-        print_json(j);
-    else
-        print_analysis(j);
-    json_decref(j);
-    return 0;
+    return rc;
 }
 
 struct follow_ctx {
@@ -527,16 +526,9 @@ static int cmd_run(fr_cli *c, const char *id)
     fr_buf p = FR_BUF_INIT;
     fr_buf_puts(&p, "/api/runs/");
     fr_uri_encode(&p, id, strlen(id), false);
-    json_t *j = call(c, "GET", p.data, NULL);
+    int rc = get_and_show(c, p.data, print_run);
     fr_buf_free(&p);
-    if (!j)
-        return 1;
-    if (c->json)
-        print_json(j);
-    else
-        print_run(j);
-    json_decref(j);
-    return 0;
+    return rc;
 }
 
 static int cmd_audit(fr_cli *c, const char *run)

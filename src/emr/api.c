@@ -81,6 +81,17 @@ static bool flag(fr_web_req *r, const char *name)
     return v && (fr_parse_bool(v, &b) == 0 ? b : *v != '\0');
 }
 
+/* The {name} of the path, or NULL after answering 400. */
+static const char *name_param(fr_web_req *r)
+{
+    const char *name = fr_web_param(r, "name");
+    if (!name || !fr_cmd_valid_name(name)) {
+        fr_web_error(r, 400, "bad_name", "cluster names are 1..256 letters, digits, - _ .");
+        return NULL;
+    }
+    return name;
+}
+
 static int h_clusters(fr_web_req *r, void *arg)
 {
     fr_emrd *d = arg;
@@ -94,12 +105,10 @@ static int h_clusters(fr_web_req *r, void *arg)
 static int h_analysis(fr_web_req *r, void *arg)
 {
     fr_emrd *d = arg;
-    const char *name = fr_web_param(r, "name");
+    const char *name = name_param(r);
     const char *cid = fr_web_query(r, "cluster_id");
-    if (!name || !fr_cmd_valid_name(name)) {
-        fr_web_error(r, 400, "bad_name", "cluster names are 1..256 letters, digits, - _ .");
+    if (!name)
         return 0;
-    }
     if (cid && (strlen(cid) > 30 || !fr_cmd_valid_name(cid))) {
         fr_web_error(r, 400, "bad_cluster_id", "cluster_id is malformed");
         return 0;
@@ -114,11 +123,9 @@ static int h_analysis(fr_web_req *r, void *arg)
 static int h_config(fr_web_req *r, void *arg)
 {
     fr_emrd *d = arg;
-    const char *name = fr_web_param(r, "name");
-    if (!name || !fr_cmd_valid_name(name)) {
-        fr_web_error(r, 400, "bad_name", "cluster names are 1..256 letters, digits, - _ .");
+    const char *name = name_param(r);
+    if (!name)
         return 0;
-    }
     fr_web_async *a = fr_web_defer(r);
     int rc = fr_emrd_config_summary(d, name, on_json, a);
     if (rc)

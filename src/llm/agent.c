@@ -227,15 +227,22 @@ static const char HELP[] =
     "Commands: list (recent transient clusters), analyze NAME, optimize NAME (analysis and a proposal you approve "
     "with one click), status [RUN], cancel [RUN], refresh, help.";
 
+/* A command whose operation failed answers with the error, as text. */
+static bool finish_failed(struct turn *t, int err, json_t *res, const char *msg)
+{
+    if (!err)
+        return false;
+    t->kind = "error";
+    finish(t, 200, msg ? msg : fr_strerror(err));
+    json_decref(res);
+    return true;
+}
+
 static void on_clusters(void *arg, int err, json_t *res, const char *msg)
 {
     struct turn *t = arg;
-    if (err) {
-        t->kind = "error";
-        finish(t, 200, msg ? msg : fr_strerror(err));
-        json_decref(res);
+    if (finish_failed(t, err, res, msg))
         return;
-    }
     json_t *arr = json_object_get(res, "clusters");
     set_extra(t, "clusters", json_incref(arr));
     t->kind = "clusters";
@@ -253,12 +260,8 @@ static void on_clusters(void *arg, int err, json_t *res, const char *msg)
 static void on_analysis(void *arg, int err, json_t *res, const char *msg)
 {
     struct turn *t = arg;
-    if (err) {
-        t->kind = "error";
-        finish(t, 200, msg ? msg : fr_strerror(err));
-        json_decref(res);
+    if (finish_failed(t, err, res, msg))
         return;
-    }
     set_extra(t, "analysis", json_incref(res));
     t->kind = "analysis";
     fr_buf b = FR_BUF_INIT;
@@ -271,12 +274,8 @@ static void on_analysis(void *arg, int err, json_t *res, const char *msg)
 static void on_proposal(void *arg, int err, json_t *res, const char *msg)
 {
     struct turn *t = arg;
-    if (err) {
-        t->kind = "error";
-        finish(t, 200, msg ? msg : fr_strerror(err));
-        json_decref(res);
+    if (finish_failed(t, err, res, msg))
         return;
-    }
     set_extra(t, "analysis", json_incref(json_object_get(res, "analysis")));
     if (json_is_string(json_object_get(res, "run_id"))) {
         set_extra(t, "run_id", json_incref(json_object_get(res, "run_id")));
