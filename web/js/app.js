@@ -17,11 +17,20 @@ function show(name) {
     else a.removeAttribute('aria-current');
   }
   $('logout').hidden = name === 'login';
+  $('nav').hidden = name === 'login';
+}
+
+// After a navigation the user asked for, focus moves to the new view's
+// heading (or the message box), so keyboard and screen-reader users start
+// reading there instead of at the link they left.
+function focusView(name) {
+  const target = name === 'agent' ? $('chat-input') : $(name + '-title');
+  if (target) target.focus({ preventScroll: name !== 'agent' });
 }
 
 function setConn(state) {
   const el = $('conn');
-  el.textContent = state === 'live' ? 'live' : state;
+  $('conn-text').textContent = state;
   el.classList.toggle('live', state === 'live');
   if (state === 'live' && chat) chat.refreshPanels();
 }
@@ -35,17 +44,23 @@ function onEvent(ev) {
   if (ev.type === 'audit' && !$('view-audit').hidden) renderAudit($('audit-body'));
 }
 
-async function route() {
+async function route(ev) {
   const hash = location.hash || '#/agent';
+  const moved = !!ev; // a hashchange: the user navigated
   runLive.panel = null;
   try {
     if (hash.startsWith('#/login')) { show('login'); $('token').focus(); return; }
-    if (hash.startsWith('#/runs/')) { show('run'); await renderRun($('run-body'), decodeURIComponent(hash.slice(7)), runLive); return; }
-    if (hash.startsWith('#/runs')) { show('runs'); await renderRuns($('runs-body')); return; }
-    if (hash.startsWith('#/audit')) { show('audit'); await renderAudit($('audit-body')); return; }
+    if (hash.startsWith('#/runs/')) {
+      show('run');
+      await renderRun($('run-body'), decodeURIComponent(hash.slice(7)), runLive);
+      if (moved) focusView('run');
+      return;
+    }
+    if (hash.startsWith('#/runs')) { show('runs'); await renderRuns($('runs-body')); if (moved) focusView('runs'); return; }
+    if (hash.startsWith('#/audit')) { show('audit'); await renderAudit($('audit-body')); if (moved) focusView('audit'); return; }
     show('agent');
     await chat.load();
-    $('chat-input').focus();
+    focusView('agent');
   } catch (e) {
     if (e.status === 401) { location.hash = '#/login'; return; }
     console.error(e);
@@ -61,7 +76,15 @@ async function startSession() {
   feed.start(Number(sessionStorage.getItem('frugal.feed.seq') || since));
 }
 
+// the message box's hint, shorter where the box is narrow
+function fitPlaceholder() {
+  const narrow = window.matchMedia('(max-width: 560px)').matches;
+  $('chat-input').placeholder = narrow ? 'Message, or help' : 'Type a message: list, analyze NAME, optimize NAME, status, help';
+}
+
 async function main() {
+  fitPlaceholder();
+  window.matchMedia('(max-width: 560px)').addEventListener('change', fitPlaceholder);
   $('login-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     $('login-error').textContent = '';
@@ -90,6 +113,7 @@ async function main() {
   } else {
     location.hash = '#/login';
     show('login');
+    $('token').focus();
   }
 }
 

@@ -1,6 +1,6 @@
 // The analysis card (per node type), the approval buttons, the live
 // progress panel and the Phase 2 report.
-import { h, duration, money, pct, when } from './dom.js';
+import { h, duration, money, pct, when, scrollBox, stackTable } from './dom.js';
 import { usageChart } from './charts.js';
 
 function meter(label, u) {
@@ -72,13 +72,17 @@ export class ProgressPanel {
   constructor(runId) {
     this.runId = runId;
     this.lines = new Map();
-    this.el = h('div', { class: 'progress-panel', 'data-run': runId },
-      h('div', { class: 'who', text: 'Optimization in progress...' }),
-      h('div', { class: 'progress', role: 'log', 'aria-live': 'polite' }),
+    const title = 'progress-title-' + runId;
+    this.el = h('section', { class: 'progress-panel', 'data-run': runId, 'aria-labelledby': title },
+      h('h3', { class: 'panel-title', id: title, tabindex: '-1', text: 'Optimization in progress...' }),
+      h('div', { class: 'progress', role: 'log', 'aria-live': 'polite', 'aria-label': 'Progress of run ' + runId }),
       h('div', { class: 'report' }));
     this.list = this.el.querySelector('.progress');
     this.reportBox = this.el.querySelector('.report');
   }
+
+  // the keyboard focus goes to the panel when the user starts the run
+  focus() { this.el.querySelector('.panel-title').focus(); }
 
   addLine(l) {
     const key = l.n !== undefined ? 'n' + l.n : 'm' + l.message;
@@ -107,14 +111,14 @@ export class ProgressPanel {
 
   setState(state) {
     this.el.dataset.state = state;
-    const head = this.el.querySelector('.who');
+    const head = this.el.querySelector('.panel-title');
     if (TERMINAL.has(state)) head.textContent = state === 'DONE' ? 'Optimization complete' : `Optimization ${state.toLowerCase()}`;
   }
 
   showReport(rep, run) {
     const box = this.reportBox;
     while (box.firstChild) box.removeChild(box.firstChild);
-    box.append(h('h2', { text: 'Phase 2 report' }));
+    box.append(h('h4', { class: 'section', text: 'Phase 2 report' }));
     if (rep.narrative) box.append(h('p', { class: 'narrative', text: rep.narrative }));
     const t = rep.totals || {};
     box.append(h('div', { class: 'totals' },
@@ -122,13 +126,13 @@ export class ProgressPanel {
       h('div', {}, h('div', { class: 'big', text: `${money(t.old_cost)} -> ${money(t.new_cost)}` }), h('div', { class: 'label', text: 'Cost per run old -> new' })),
       h('div', {}, h('div', { class: 'big', text: money(t.savings_per_month) + '/month' }), h('div', { class: 'label', text: 'Projected savings' }))));
     const rows = (rep.steps || []).map(s => h('tr', {},
-      h('td', { text: s.name }), h('td', { text: duration(s.old_runtime_s) }), h('td', { text: duration(s.new_runtime_s) }),
-      h('td', { text: s.change_pct !== undefined && s.change_pct !== null ? (s.change_pct > 0 ? '+' : '') + s.change_pct.toFixed(1) + '%' : '' }),
+      h('td', { text: s.name }), h('td', { class: 'num', text: duration(s.old_runtime_s) }), h('td', { class: 'num', text: duration(s.new_runtime_s) }),
+      h('td', { class: 'num', text: s.change_pct !== undefined && s.change_pct !== null ? (s.change_pct > 0 ? '+' : '') + s.change_pct.toFixed(1) + '%' : '' }),
       h('td', { text: s.new_state || '' })));
     if (rows.length) {
-      box.append(h('table', { class: 'list report-steps' },
-        h('thead', {}, h('tr', {}, h('th', { text: 'Step' }), h('th', { text: 'Old' }), h('th', { text: 'New' }), h('th', { text: 'Change' }), h('th', { text: 'State' }))),
-        h('tbody', {}, rows)));
+      box.append(scrollBox('Report steps', stackTable(h('table', { class: 'list report-steps' },
+        h('thead', {}, h('tr', {}, h('th', { text: 'Step' }), h('th', { class: 'num', text: 'Old' }), h('th', { class: 'num', text: 'New' }), h('th', { class: 'num', text: 'Change' }), h('th', { text: 'State' }))),
+        h('tbody', {}, rows)))));
     }
     if (run && run.conflict) {
       box.append(h('div', { class: 'warning', text: `CONFLICT: ${run.conflict.param_path} was changed by someone else (version ${run.conflict.found_version}, ours ${run.conflict.our_version}). It was not overwritten; restore the original value from the run record if needed.` }));
@@ -141,6 +145,6 @@ export function runSummaryRow(r) {
     h('td', {}, h('a', { href: '#/runs/' + encodeURIComponent(r.id), text: r.id })),
     h('td', { class: 'name', text: r.cluster_name || '' }),
     h('td', { class: 'state ' + (r.state || ''), text: r.state || '' }),
-    h('td', { text: when(r.created) }),
-    h('td', { text: r.estimate && typeof r.estimate.savings_per_month === 'number' ? money(r.estimate.savings_per_month) + '/mo' : '' }));
+    h('td', { class: 'time', text: when(r.created) }),
+    h('td', { class: 'num', text: r.estimate && typeof r.estimate.savings_per_month === 'number' ? money(r.estimate.savings_per_month) + '/mo' : '' }));
 }

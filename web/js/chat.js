@@ -1,7 +1,7 @@
 // The agent chat: transcript, cluster list, analysis cards, the one
 // approval, live progress and the report.
 import { api } from './api.js';
-import { h, clear, duration } from './dom.js';
+import { h, clear, duration, scrollBox } from './dom.js';
 import { analysisCard, approvalButtons, ProgressPanel } from './cards.js';
 
 const CONV_KEY = 'frugal.conversation';
@@ -23,6 +23,8 @@ export class Chat {
     this.loaded = true;
     clear(this.root);
     if (this.conversation) {
+      // a restored transcript is not news: keep the live region quiet
+      this.root.setAttribute('aria-busy', 'true');
       try {
         const c = await api('GET', '/api/agent/conversations/' + encodeURIComponent(this.conversation));
         for (const e of c.transcript || []) await this.renderEntry(e);
@@ -31,6 +33,8 @@ export class Chat {
         if (e.status !== 404) throw e;
         this.conversation = null;
         localStorage.removeItem(CONV_KEY);
+      } finally {
+        this.root.removeAttribute('aria-busy');
       }
     }
     await this.send('list', { quiet: true });
@@ -45,7 +49,7 @@ export class Chat {
   }
 
   message(role, content) {
-    const m = h('div', { class: 'msg ' + role }, h('div', { class: 'who', text: role === 'user' ? 'You' : 'Agent' }));
+    const m = h('article', { class: 'msg ' + role }, h('h2', { class: 'who', text: role === 'user' ? 'You' : 'Agent' }));
     if (content !== undefined) m.append(h('div', { class: 'text', text: content }));
     this.root.append(m);
     m.scrollIntoView({ block: 'end' });
@@ -94,6 +98,7 @@ export class Chat {
       try { run = await api('GET', '/api/runs/' + encodeURIComponent(e.run_id)); } catch (err) { /* keep the snapshot */ }
       if (run) {
         if (e.kind === 'proposal') m.append(approvalButtons(run, (id, box) => this.approve(id, box, m), (id, box) => this.cancel(id, box)));
+        if (e.kind === 'proposal' && run.state === 'CANCELLED') m.append(h('p', { class: 'done-note', text: 'Cancelled.' }));
         if (run.state !== 'AWAIT_APPROVAL' && run.state !== 'CANCELLED') this.attachPanel(m, run);
       }
     }
@@ -103,12 +108,13 @@ export class Chat {
     const rows = clusters.map(c => h('tr', { class: c.failed ? 'failed' : '' },
       h('td', { class: 'name', text: c.name }),
       h('td', { text: duration(c.runtime_s) }),
-      h('td', { text: (c.state || '').toLowerCase() + (c.failed ? ' (failed)' : '') }),
-      h('td', {}, c.analyzable === false ? h('span', { class: 'muted', text: 'running' }) :
-        h('button', { class: 'link', type: 'button', 'data-optimize': c.name, onclick: () => this.send('optimize ' + c.name) }, 'Optimize ' + c.name))));
-    return h('table', { class: 'list clusters' },
+      h('td', { text: (c.state || '').toLowerCase().replace(/_/g, ' ') + (c.failed ? ' (failed)' : '') }),
+      h('td', { class: 'act' }, c.analyzable === false ? h('span', { class: 'muted', text: 'still running' }) :
+        h('button', { class: 'link', type: 'button', 'data-optimize': c.name, onclick: () => this.send('optimize ' + c.name) },
+          'Optimize', h('span', { class: 'opt-name', text: ' ' + c.name })))));
+    return scrollBox('Clusters', h('table', { class: 'list clusters' },
       h('thead', {}, h('tr', {}, h('th', { text: 'Cluster' }), h('th', { text: 'Runtime' }), h('th', { text: 'State' }), h('th', {}, h('span', { class: 'sr-only', text: 'Action' })))),
-      h('tbody', {}, rows));
+      h('tbody', {}, rows)));
   }
 
   attachPanel(msgEl, run) {
@@ -126,7 +132,8 @@ export class Chat {
   async approve(runId, box, msgEl) {
     try {
       const r = await api('POST', '/api/agent/approve', { run_id: runId });
-      this.attachPanel(msgEl, r.run || { id: runId, state: 'BACKUP', log: [] });
+      const p = this.attachPanel(msgEl, r.run || { id: runId, state: 'BACKUP', log: [] });
+      p.focus();
     } catch (e) {
       box.append(h('div', { class: 'error', role: 'alert', text: 'Approval failed: ' + e.message }));
     }
@@ -135,7 +142,9 @@ export class Chat {
   async cancel(runId, box) {
     try {
       await api('POST', '/api/agent/cancel', { run_id: runId });
-      box.append(h('div', { class: 'muted', text: 'Cancelled.' }));
+      const note = h('p', { class: 'done-note', role: 'status', tabindex: '-1', text: 'Cancelled. Nothing was changed.' });
+      box.after(note);
+      note.focus();
     } catch (e) {
       box.append(h('div', { class: 'error', role: 'alert', text: 'Cancel failed: ' + e.message }));
     }

@@ -45,3 +45,40 @@ export function when(iso) {
   const d = new Date(iso);
   return isNaN(d) ? iso : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
+
+// A wide table inside a horizontally scrolling box, so a narrow screen
+// scrolls the table instead of the page. While it actually scrolls, the box
+// is a named, focusable region, so keyboard users can scroll it too.
+const scrollWatch = typeof ResizeObserver === 'function' ? new ResizeObserver((entries) => {
+  for (const e of entries) markScrollable(e.target);
+}) : null;
+
+function markScrollable(box) {
+  const scrolls = box.scrollWidth > box.clientWidth + 1;
+  if (scrolls) {
+    box.setAttribute('tabindex', '0');
+    box.setAttribute('role', 'region');
+    box.setAttribute('aria-label', box.dataset.label + ' (scrolls sideways)');
+  } else {
+    box.removeAttribute('tabindex');
+    box.removeAttribute('role');
+    box.removeAttribute('aria-label');
+  }
+}
+
+export function scrollBox(label, child) {
+  const box = h('div', { class: 'scroll-x', dataset: { label } }, child);
+  if (scrollWatch) scrollWatch.observe(box);
+  return box;
+}
+
+// On a phone, a table.stack shows each row as a block, every cell led by
+// its column name (from the header, copied into data-label).
+export function stackTable(table) {
+  const names = [...table.querySelectorAll('thead th')].map(th => th.textContent.trim());
+  for (const tr of table.querySelectorAll('tbody tr')) {
+    [...tr.children].forEach((td, i) => { if (names[i]) td.dataset.label = names[i]; });
+  }
+  table.classList.add('stack');
+  return table;
+}
