@@ -29,13 +29,23 @@ const ACCENT = 'rgb(0, 80, 216)';
 fs.mkdirSync(SHOTS, { recursive: true });
 
 let step = 0;
-const shot = async (page, name) => {
+const shot = async (page, name, { viewport = false } = {}) => {
   step += 1;
   const file = path.join(SHOTS, `${String(step).padStart(2, '0')}-${name}.png`);
-  // the message box is sticky at the bottom of the window: scroll to the end
-  // so a full-page capture shows it where it ends, not over the content
-  await page.evaluate(() => window.scrollTo(0, document.scrollingElement.scrollHeight));
-  await page.screenshot({ path: file, fullPage: true });
+  if (viewport) {
+    // what the user sees: the window scrolled to the end, the message box
+    // sticky at its bottom
+    await page.evaluate(() => window.scrollTo(0, document.scrollingElement.scrollHeight));
+    await page.screenshot({ path: file });
+  } else {
+    // the whole page; the sticky message box is laid out where it ends, as
+    // a full-page capture would otherwise paint it over the content
+    // (through the CSSOM: the page's CSP refuses style elements)
+    const sticky = (on) => { for (const c of document.querySelectorAll('.composer')) c.style.position = on ? '' : 'static'; };
+    await page.evaluate(sticky, false);
+    await page.screenshot({ path: file, fullPage: true });
+    await page.evaluate(sticky, true);
+  }
   console.log('screenshot', file);
 };
 const fail = (msg) => { console.error('FAIL:', msg); process.exitCode = 1; throw new Error(msg); };
@@ -364,6 +374,7 @@ try {
   await page.click('a[data-nav="runs"]');
   await page.waitForSelector('#view-runs:not([hidden]) table.runs', { timeout: 15000 });
   await checkA11y(page, 'runs');
+  await shot(page, 'runs');
   await page.click(`a[href="#/runs/${runId}"]`);
   await page.waitForSelector('#view-run:not([hidden]) table.audit', { timeout: 15000 });
   const auditRows = await page.locator('#view-run table.audit tbody tr').count();
@@ -446,6 +457,11 @@ try {
   await key('Enter');
   await kp.waitForSelector('#view-runs:not([hidden]) table.runs', { timeout: 15000 });
   await expectFocus(kp, '#runs-title', 'Runs tab');
+  // the skip link jumps to the content and leaves the view alone
+  await tabTo(kp, 'a.skip', { back: true, max: 10 });
+  await key('Enter');
+  await expectFocus(kp, 'main', 'skip link');
+  if (!await kp.locator('#view-runs:not([hidden]) table.runs').count()) fail('the skip link left the Runs view');
   await tabTo(kp, `a[href="#/runs/${kRun}"]`);
   await key('Enter');
   await kp.waitForSelector('#view-run:not([hidden]) table.steps', { timeout: 15000 });
@@ -474,6 +490,7 @@ try {
   await checkPhone(kp, 'phone agent');
   await checkA11y(kp, 'phone agent', { progress: !!TARGET2 });
   await shot(kp, 'phone-agent');
+  await shot(kp, 'phone-agent-window', { viewport: true });
   await kp.evaluate((id) => { location.hash = '#/runs/' + id; }, kRun);
   await kp.waitForSelector('#view-run:not([hidden]) table.audit', { timeout: 15000 });
   await checkPhone(kp, 'phone run');
@@ -482,6 +499,7 @@ try {
   await kp.evaluate(() => { location.hash = '#/runs'; });
   await kp.waitForSelector('#view-runs:not([hidden]) table.runs', { timeout: 15000 });
   await checkPhone(kp, 'phone runs');
+  await shot(kp, 'phone-runs');
   await kp.evaluate(() => { location.hash = '#/audit'; });
   await kp.waitForSelector('#view-audit:not([hidden]) table.audit', { timeout: 15000 });
   await checkPhone(kp, 'phone audit');

@@ -46,6 +46,7 @@ function onEvent(ev) {
 
 async function route(ev) {
   const hash = location.hash || '#/agent';
+  if (!hash.startsWith('#/')) return; // an in-page anchor, not a view
   const moved = !!ev; // a hashchange: the user navigated
   runLive.panel = null;
   try {
@@ -84,6 +85,8 @@ function fitPlaceholder() {
 
 async function main() {
   fitPlaceholder();
+  // the skip link moves focus to the content without touching the route
+  document.querySelector('a.skip').addEventListener('click', (e) => { e.preventDefault(); $('main').focus(); });
   window.matchMedia('(max-width: 560px)').addEventListener('change', fitPlaceholder);
   $('login-form').addEventListener('submit', async (e) => {
     e.preventDefault();

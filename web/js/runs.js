@@ -17,7 +17,7 @@ export async function renderRuns(root) {
 // strings as compact JSON), easier to scan than one JSON blob
 function details(rest) {
   return h('div', { class: 'kvs' }, Object.entries(rest).map(([k, v]) =>
-    h('span', { class: 'kv' }, h('span', { class: 'k', text: k }), ' ',
+    h('span', { class: 'kv' }, h('span', { class: 'k', text: k }), '\u00a0',
       h('span', { class: 'v', text: typeof v === 'string' ? (v === '' ? '""' : v) : JSON.stringify(v) }))));
 }
 
@@ -37,8 +37,8 @@ export async function renderRun(root, id, live) {
   clear(root);
   const run = await api('GET', '/api/runs/' + encodeURIComponent(id));
   root.append(h('p', { class: 'run-head' }, h('span', { class: 'name', text: run.cluster_name }), ' ',
-    h('span', { class: 'state ' + run.state, text: run.state }), ' ', h('span', { class: 'muted', text: run.id })));
-  const facts = [];
+    h('span', { class: 'state ' + run.state, text: run.state })));
+  const facts = [['Run', run.id]];
   if (run.approved_by) facts.push(['Approved', `by ${run.approved_by} at ${when(run.approved_at)}`]);
   if (run.test_cluster_id) facts.push(['Test cluster', run.test_cluster_id]);
   const rec = run.recommendation || {};
