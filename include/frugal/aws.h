@@ -104,6 +104,7 @@ typedef int (*fr_aws_page_cb)(const fr_aws_result *page, void *arg);
 typedef struct fr_aws_call_opts {
     uint64_t timeout_ms;   /* whole request; 0: http.timeout */
     int max_attempts;      /* 0: the client's (aws.max_attempts / AWS_MAX_ATTEMPTS) */
+    bool once;             /* not idempotent: retry only throttles and refused connections */
     bool unsigned_request; /* send without credentials (AssumeRoleWithWebIdentity) */
     /* pagers only: */
     bool no_accumulate;    /* done gets the last page, not the concatenated list */
@@ -226,6 +227,7 @@ typedef struct fr_aws_ssm_put_in {
     const char *tier;        /* "Standard", "Advanced", "Intelligent-Tiering"; NULL: not sent */
     const char *description; /* NULL: not sent */
     bool overwrite;
+    bool once; /* never resend after a timeout, reset or 5xx (see fr_aws_call_opts) */
 } fr_aws_ssm_put_in;
 
 /* PutParameter: {"Version": n, "Tier": ...}. */
@@ -241,6 +243,7 @@ typedef struct fr_aws_lambda_invoke_in {
     bool log_tail;               /* X-Amz-Log-Type: Tail (LogResult in the answer) */
     const char *qualifier;       /* version or alias; NULL: not sent */
     const char *client_context;  /* base64 ClientContext; NULL: not sent */
+    bool once;                   /* never resend after a timeout, reset or 5xx (see fr_aws_call_opts) */
 } fr_aws_lambda_invoke_in;
 
 /* Invoke. res->json is {"StatusCode": 200|202|204, "ExecutedVersion",

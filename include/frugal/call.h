@@ -76,6 +76,10 @@ typedef struct fr_call_spec {
     fr_limiter *limiter;    /* optional, per service */
     fr_retry_quota *quota; /* optional, shared per service */
     fr_retry_policy policy;
+    /* For requests that must not run twice (a write that is not idempotent):
+     * retry only what surely did not run — throttling answers and refused
+     * connections — never a timeout, a reset or a 5xx after sending. */
+    bool no_ambiguous_retry;
     /* Fills o for attempt n (0-based); storage behind o must stay valid
      * until the next build or done. Return < 0 to fail the call. */
     int (*build)(void *arg, int attempt, fr_http_opts *o);

@@ -94,6 +94,8 @@ typedef enum {
     FR_EMR_EV_REPORT_DONE,
     FR_EMR_EV_TERMINATE_DONE,
     FR_EMR_EV_TERMINATE_FAILED,
+    FR_EMR_EV_SHUTDOWN,            /* frugald stops: put the parameter back now (CREATE before the
+                                    * invoke started, or WAIT); the rest is left to the next start */
     FR_EMR_EV__COUNT
 } fr_emr_wf_event_type;
 
@@ -101,7 +103,7 @@ typedef struct fr_emr_wf_event {
     fr_emr_wf_event_type type;
     int64_t now_ms;
     int64_t version;      /* BACKUP_DONE, MODIFY_DONE, REVERT_CONFLICT */
-    char cluster_id[32];  /* CLUSTER_* */
+    char cluster_id[32];  /* CLUSTER_*; INVOKE_DONE: the id the Lambda answered with, if any */
     int steps;            /* STEPS_COPIED */
     bool ambiguous;       /* INVOKE_FAILED: the Lambda may have run */
     char detail[160];     /* failures: what happened */
@@ -135,8 +137,9 @@ typedef struct fr_emr_action {
     int64_t original_version; /* PUT_PARAM, REVERT_PARAM */
     char cluster_id[32];      /* SUBMIT/POLL_STEPS, TERMINATE ("" = search), JOURNAL_NOTE */
     bool confirmed;           /* JOURNAL_NOTE */
+    bool mismatch;            /* JOURNAL_NOTE: a cluster of that name with other types, left alone */
     int64_t created_after_ms; /* FIND_CLUSTER, TERMINATE search: invoke time - skew */
-    int64_t deadline_ms;      /* FIND_CLUSTER, POLL_STEPS */
+    int64_t deadline_ms;      /* FIND_CLUSTER, POLL_STEPS; TERMINATE search: created before this */
     int64_t not_before_ms;    /* retries: do not start before */
     int attempt;              /* retries: 1, 2, ... */
     fr_emr_wf_state final_state; /* FINISH */
@@ -169,13 +172,16 @@ typedef struct fr_emr_wf {
     bool param_touched;  /* PUT_PARAM was emitted */
     bool param_written;  /* MODIFY_DONE */
     int64_t original_version, written_version;
-    bool invoked;        /* INVOKE_LAMBDA was emitted (never again) */
+    bool invoked;        /* the Lambda may have run: INVOKE_LAMBDA was emitted and did not surely fail */
+    bool invoke_emitted; /* INVOKE_LAMBDA was emitted (never again) */
     int64_t invoked_at_ms;
     char cluster_id[32];
+    char lambda_cluster_id[32]; /* the id in the Lambda's answer: surely frugal's */
+    int mismatches;             /* clusters of that name with other types seen (left alone) */
     bool cluster_confirmed;
     bool reverted;       /* REVERT_DONE */
     bool revert_conflict;
-    bool revert_gave_up; /* the parameter may still hold our value: a human must look */
+    bool revert_stuck;   /* the revert failed max_attempts times; it keeps trying (every 5 min at most) */
     int revert_attempts, terminate_attempts;
     bool terminated;
     int steps;
@@ -249,6 +255,7 @@ json_t *fr_emr_jdata_create_intent(const char *function, const char *cluster_nam
 json_t *fr_emr_jdata_create_done(int status_code, const char *cluster_id);
 json_t *fr_emr_jdata_create_failed(const char *error, bool ambiguous);
 json_t *fr_emr_jdata_wait_note(const char *cluster_id, bool confirmed);
+json_t *fr_emr_jdata_wait_mismatch(const char *cluster_id);
 json_t *fr_emr_jdata_revert_intent(int64_t expected_version);
 json_t *fr_emr_jdata_revert_done(int64_t version, bool noop);
 json_t *fr_emr_jdata_revert_failed(bool conflict, int64_t found_version, const char *error);

@@ -23,6 +23,7 @@ struct aws_call {
     const fr_aws_service_info *si;
     char op[64];
     bool unsigned_req;
+    bool once;
     int max_attempts;
     uint64_t timeout_ms;
     /* the request, encoded once */
@@ -516,6 +517,7 @@ static void call_send(struct aws_call *c)
         .arg = c,
     };
     spec.policy.max_retries = c->max_attempts - 1;
+    spec.no_ambiguous_retry = c->once;
     int rc = fr_call_start(a->http, a->loop, &spec, &c->call);
     if (rc) {
         c->call = NULL;
@@ -655,6 +657,7 @@ int fr_aws__call(fr_aws *a, enum fr_aws_svc svc, const char *op, json_t *req, co
     c->cb = cb;
     c->arg = arg;
     c->unsigned_req = o && o->unsigned_request;
+    c->once = o && o->once;
     c->max_attempts = o && o->max_attempts > 0 ? o->max_attempts : a->max_attempts;
     c->timeout_ms = o && o->timeout_ms ? o->timeout_ms : a->timeout_ms;
     c->t0 = fr_time_mono_ns();

@@ -142,7 +142,8 @@ int fr_aws_ssm_put_parameter(fr_aws *a, const fr_aws_ssm_put_in *in, fr_aws_cb c
         json_object_set_new(req, "Overwrite", json_true());
     if (in->tier)
         json_object_set_new(req, "Tier", json_string(in->tier));
-    return fr_aws_call(a, FR_SVC_SSM, "PutParameter", req, NULL, cb, arg, out);
+    fr_aws_call_opts o = {.once = in->once};
+    return fr_aws_call(a, FR_SVC_SSM, "PutParameter", req, &o, cb, arg, out);
 }
 
 /* ---- Lambda ---- */
@@ -168,7 +169,8 @@ int fr_aws_lambda_invoke(fr_aws *a, const fr_aws_lambda_invoke_in *in, fr_aws_cb
         json_object_set_new(req, "Qualifier", json_string(in->qualifier));
     if (in->client_context)
         json_object_set_new(req, "ClientContext", json_string(in->client_context));
-    return fr_aws_call(a, FR_SVC_LAMBDA, "Invoke", req, NULL, cb, arg, out);
+    fr_aws_call_opts o = {.once = in->once};
+    return fr_aws_call(a, FR_SVC_LAMBDA, "Invoke", req, &o, cb, arg, out);
 }
 
 /* ---- EC2 ---- */

@@ -375,6 +375,12 @@ static void on_metrics(const fr_aws_result *res, void *arg)
     struct mq_batch *b = arg;
     fr_emrd *d = b->d;
     d->mq_inflight--;
+    if (d->stopped) { /* the client closes while the analyses are already gone */
+        free(b->targets);
+        free(b->ans);
+        free(b);
+        return;
+    }
     if (res->err) {
         char m[300];
         aws_msg(res, m, sizeof(m));

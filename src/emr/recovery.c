@@ -50,6 +50,11 @@ json_t *fr_emr_jdata_wait_note(const char *cluster_id, bool confirmed)
     return json_pack("{s:s, s:b}", "cluster_id", cluster_id, "confirmed", confirmed);
 }
 
+json_t *fr_emr_jdata_wait_mismatch(const char *cluster_id)
+{
+    return json_pack("{s:s, s:b, s:b}", "cluster_id", cluster_id, "confirmed", 0, "mismatch", 1);
+}
+
 json_t *fr_emr_jdata_revert_intent(int64_t expected_version)
 {
     return json_pack("{s:I}", "expected_version", (json_int_t)expected_version);
@@ -91,13 +96,16 @@ typedef struct facts {
     int64_t original_version, written_version;
     bool create_intent, create_failed, create_ambiguous;
     int64_t invoked_at_ms;
-    char cluster_id[32];
+    char cluster_id[32];        /* the test cluster: confirmed, or named by the Lambda */
+    char lambda_cluster_id[32];
     bool confirmed;
     bool revert_done, revert_conflict;
     int64_t conflict_version;
     bool report_done;
     bool terminate_done;
     bool cancel;
+    fr_emr_wf_state report_outcome; /* the outcome when the report was written */
+    char report_reason[200];
     bool end;
     fr_emr_wf_state end_state;
     char end_reason[200];
@@ -158,8 +166,10 @@ static int read_facts(const json_t *journal, facts *f, char *err, size_t errlen)
                 rc = need_int(data, "invoked_at_ms", &f->invoked_at_ms, i, err, errlen);
             } else if (strcmp(phase, "done") == 0) {
                 const char *id = json_string_value(json_object_get(data, "cluster_id"));
-                if (id && !f->cluster_id[0])
+                if (id && *id) { /* the Lambda's answer: surely frugal's */
+                    fr_strlcpy(f->lambda_cluster_id, id, sizeof(f->lambda_cluster_id));
                     fr_strlcpy(f->cluster_id, id, sizeof(f->cluster_id));
+                }
             } else if (strcmp(phase, "failed") == 0) {
                 f->create_failed = true;
                 f->create_ambiguous = json_is_true(json_object_get(data, "ambiguous"));
@@ -171,8 +181,17 @@ static int read_facts(const json_t *journal, facts *f, char *err, size_t errlen)
                     snprintf(err, errlen, "journal entry %zu: WAIT note without data.cluster_id", i);
                 return FR_EPARSE;
             }
-            fr_strlcpy(f->cluster_id, id, sizeof(f->cluster_id));
-            f->confirmed = f->confirmed || json_is_true(json_object_get(data, "confirmed"));
+            /* Only a confirmed cluster (or the Lambda's) is terminated by id.
+             * One that was found but not yet checked may be anybody's: the
+             * search (name, time, the new types) decides after a restart.
+             * One with other types is not frugal's. */
+            if (json_is_true(json_object_get(data, "mismatch"))) {
+                if (strcmp(f->cluster_id, id) == 0 && strcmp(f->lambda_cluster_id, id) != 0)
+                    f->cluster_id[0] = '\0';
+            } else if (json_is_true(json_object_get(data, "confirmed"))) {
+                fr_strlcpy(f->cluster_id, id, sizeof(f->cluster_id));
+                f->confirmed = true;
+            }
         } else if (strcmp(step, "REVERT") == 0) {
             if (strcmp(phase, "done") == 0) {
                 f->revert_done = true;
@@ -182,8 +201,14 @@ static int read_facts(const json_t *journal, facts *f, char *err, size_t errlen)
                 f->conflict_version = json_is_integer(v) ? json_integer_value(v) : 0;
             }
         } else if (strcmp(step, "REPORT") == 0) {
-            if (strcmp(phase, "done") == 0)
+            if (strcmp(phase, "done") == 0) {
                 f->report_done = true;
+                const char *o = json_string_value(json_object_get(data, "outcome"));
+                if (!o || fr_emr_wf_state_parse(o, &f->report_outcome) != 0)
+                    f->report_outcome = FR_EMR_WF_DONE; /* entries from before the outcome was kept */
+                const char *why = json_string_value(json_object_get(data, "reason"));
+                fr_strlcpy(f->report_reason, why ? why : "", sizeof(f->report_reason));
+            }
         } else if (strcmp(step, "TERMINATE") == 0) {
             if (strcmp(phase, "done") == 0)
                 f->terminate_done = true;
@@ -241,9 +266,11 @@ int fr_emr_recover(const json_t *journal, const fr_emr_wf_opts *opts, int64_t no
     w->param_written = f.modify_done;
     w->original_version = f.original_version;
     w->written_version = f.written_version;
-    w->invoked = f.create_intent; /* never invoked again: the flag stays set */
+    w->invoke_emitted = f.create_intent; /* never invoked again */
+    w->invoked = f.create_intent && !(f.create_failed && !f.create_ambiguous); /* it may have made a cluster */
     w->invoked_at_ms = f.invoked_at_ms;
     fr_strlcpy(w->cluster_id, f.cluster_id, sizeof(w->cluster_id));
+    fr_strlcpy(w->lambda_cluster_id, f.lambda_cluster_id, sizeof(w->lambda_cluster_id));
     w->cluster_confirmed = f.confirmed;
     w->reverted = f.revert_done;
     w->revert_conflict = f.revert_conflict;
@@ -260,8 +287,12 @@ int fr_emr_recover(const json_t *journal, const fr_emr_wf_opts *opts, int64_t no
         w->outcome = FR_EMR_WF_CANCELLED;
         snprintf(w->reason, sizeof(w->reason), "cancelled; finished after a restart (last entry %s)", f.last);
     } else if (f.report_done && f.revert_done) {
-        w->outcome = FR_EMR_WF_DONE; /* only the termination was left */
-        snprintf(w->reason, sizeof(w->reason), "finished after a restart (last entry %s)", f.last);
+        /* only the termination was left: the run ends as the report found it */
+        w->outcome = f.report_outcome == FR_EMR_WF_DONE ? FR_EMR_WF_DONE : FR_EMR_WF_FAILED;
+        if (w->outcome == FR_EMR_WF_DONE || !f.report_reason[0])
+            snprintf(w->reason, sizeof(w->reason), "finished after a restart (last entry %s)", f.last);
+        else
+            fr_strlcpy(w->reason, f.report_reason, sizeof(w->reason));
     } else {
         w->outcome = FR_EMR_WF_FAILED;
         snprintf(w->reason, sizeof(w->reason), "interrupted by a restart (last entry %s)",
@@ -299,12 +330,13 @@ int fr_emr_recover(const json_t *journal, const fr_emr_wf_opts *opts, int64_t no
         a->attempt = 1;
         a->not_before_ms = now_ms;
         snprintf(out->summary, sizeof(out->summary), "restore the parameter (never clobber)%s",
-                 f.create_intent && !f.terminate_done ? ", then terminate the test cluster" : "");
-    } else if (f.create_intent && !f.terminate_done) {
+                 w->invoked && !f.terminate_done ? ", then terminate the test cluster" : "");
+    } else if (w->invoked && !f.terminate_done) {
         w->state = FR_EMR_WF_TERMINATE;
         fr_emr_action *a = add(acts, FR_EMR_ACT_TERMINATE_CLUSTER, "TERMINATE", true);
         fr_strlcpy(a->cluster_id, w->cluster_id, sizeof(a->cluster_id));
         a->created_after_ms = f.invoked_at_ms - w->opts.clock_skew_ms;
+        a->deadline_ms = f.invoked_at_ms + w->opts.wait_timeout_ms + w->opts.clock_skew_ms;
         a->attempt = 1;
         a->not_before_ms = now_ms;
         snprintf(out->summary, sizeof(out->summary), "the parameter is settled: terminate the test cluster");

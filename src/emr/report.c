@@ -1,6 +1,7 @@
 /* Cards, the proposal and the Phase 2 comparison (emr_report.h). */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -146,8 +147,13 @@ int fr_emr_compare(const fr_emr_step_result *steps, size_t n, double old_hourly,
     }
     out->cost_delta_pct = out->old_cost > 0 ? 100.0 * (out->new_cost - out->old_cost) / out->old_cost : 0;
     out->slower = out->runtime_delta_pct > 10.0;
-    out->recommend = out->steps_failed == 0 && out->new_cost < out->old_cost && !out->slower;
-    if (out->steps_failed)
+    bool measured = out->old_total_ms > 0;
+    out->recommend = measured && out->steps_failed == 0 && out->new_cost < out->old_cost && !out->slower;
+    if (!measured && !out->steps_failed)
+        snprintf(out->verdict, sizeof(out->verdict),
+                 "nothing was measured (no step ran on both clusters): the hourly price alone is %+.1f%%; run the "
+                 "test with steps before adopting", out->cost_delta_pct);
+    else if (out->steps_failed)
         snprintf(out->verdict, sizeof(out->verdict), "%zu of %zu steps did not complete on the test cluster: keep the "
                  "current types", out->steps_failed, n);
     else if (out->slower)

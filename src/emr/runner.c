@@ -54,6 +54,8 @@ struct run {
     char source_id[32];
     char test_id[32];
     char tier[16];
+    char ptype[16]; /* the parameter's Type, as read at BACKUP */
+    json_t *not_ours; /* ids of clusters of that name with other types: never the test cluster */
     char *orig_value, *new_value;
     int64_t orig_version, written_version;
     char from[FR_EMR_NODE__COUNT][40], to[FR_EMR_NODE__COUNT][40];
@@ -216,6 +218,7 @@ static void run_free(struct run *r)
     free(r->orig_value);
     free(r->new_value);
     json_decref(r->steps_sel);
+    json_decref(r->not_ours);
     json_decref(r->copied);
     json_decref(r->step_ids);
     json_decref(r->step_res);
@@ -274,6 +277,8 @@ static struct run *run_new(fr_emrd *d, const char *id, json_t *rec)
         json_decref(r->steps_sel);
         r->steps_sel = NULL;
     }
+    r->not_ours = json_is_array(json_object_get(rec, "other_clusters")) ? json_deep_copy(json_object_get(rec, "other_clusters"))
+                                                                          : json_array();
     r->next = d->runs;
     d->runs = r;
     return r;
@@ -375,8 +380,22 @@ static void feed(struct run *r, fr_emr_wf_event *ev)
     if (rc) {
         fr_log_debug("emr.run_event_ignored", "{s:s, s:s, s:s}", "run", r->id, "event",
                      fr_emr_wf_event_name(ev->type), "state", fr_emr_wf_state_name(r->wf.state));
+        /* a late result is ignored, but what a cancel queued meanwhile
+         * must still run */
+        pump(r);
         return;
     }
+    if (next.revert_stuck && !r->wf.revert_stuck) {
+        json_object_set_new(r->rec, "needs_attention",
+                            json_pack("{s:s, s:s}", "param_path", r->path, "why",
+                                      "the revert keeps failing: the parameter may still hold frugal's value; frugal "
+                                      "keeps trying every few minutes"));
+        fr_audit(r->id, "param.revert_stuck", json_pack("{s:s, s:s, s:i}", "cluster_name", r->name, "param_path",
+                                                        r->path, "attempts", next.revert_attempts));
+        fr_log_error("emr.revert_stuck", "{s:s, s:s}", "run", r->id, "param", r->path);
+    }
+    if (r->wf.revert_stuck && (next.reverted || next.revert_conflict))
+        json_object_del(r->rec, "needs_attention");
     fr_emr_wf_state from = r->wf.state;
     r->wf = next;
     if (next.state != from)
@@ -424,6 +443,11 @@ static void on_intent_durable(void *arg, int status)
     }
     fr_emr_action a = it->a;
     free(it);
+    if (status == 0 && r->d->draining && a.type != FR_EMR_ACT_REVERT_PARAM) {
+        /* durable, not started: the next start takes it from the journal */
+        r->busy = 0;
+        return;
+    }
     if (status != 0) {
         /* Not durable, so not attempted: nothing outside changed. */
         r->busy = 0;
@@ -481,7 +505,16 @@ static void pump(struct run *r)
 {
     while (!r->busy && r->qn && !r->finished) {
         fr_emr_action a = r->queue[0];
-        if (r->d->draining && touches_aws(a.type))
+        if (r->d->draining && a.type == FR_EMR_ACT_INVOKE_LAMBDA) {
+            /* stopping before the invoke started: put the parameter back
+             * instead of leaving frugal's value in it while frugald is down */
+            memmove(r->queue, r->queue + 1, (r->qn - 1) * sizeof(r->queue[0]));
+            r->qn--;
+            log_line(r, "warn", "Shutting down before the cluster was requested: restoring the config");
+            ev_fire(r, FR_EMR_EV_SHUTDOWN, "not invoked");
+            return;
+        }
+        if (r->d->draining && touches_aws(a.type) && a.type != FR_EMR_ACT_REVERT_PARAM)
             return; /* stopping: the journal resumes this at the next start */
         int64_t now = emrd_now();
         if (a.not_before_ms > now) {
@@ -503,6 +536,13 @@ static void pump(struct run *r)
         }
         exec(r, &a);
     }
+}
+
+/* The tier to ask for: Advanced when the value needs it, else none (the
+ * parameter keeps the tier it has; an Advanced one cannot go back). */
+static const char *param_tier(const char *value)
+{
+    return value && strlen(value) > fr_emr_tier_limit(FR_EMR_TIER_STANDARD) ? "Advanced" : NULL;
 }
 
 static void fg_done(struct run *r)
@@ -527,6 +567,7 @@ static void on_backup(const fr_aws_result *res, void *arg)
     const json_t *p = json_object_get(res->json, "Parameter");
     const char *v = json_string_value(json_object_get(p, "Value"));
     int64_t version = json_integer_value(json_object_get(p, "Version"));
+    fr_strlcpy(r->ptype, json_string_value(json_object_get(p, "Type")) ?: "String", sizeof(r->ptype));
     fr_audit(r->id, "param.read", json_pack("{s:s, s:s, s:I}", "cluster_name", r->name, "param_path", r->path,
                                             "version", (json_int_t)version));
     /* The rewrite is made from the value read now, not from the analysis. */
@@ -625,8 +666,11 @@ static void on_invoke(const fr_aws_result *res, void *arg)
         /* A timeout or reset leaves it open whether the function ran; an
          * error answer from Lambda or from the function means it did not
          * create the cluster (the function reads the config first). */
-        bool ambiguous = !res->error || res->error->kind == FR_AWS_ERR_TRANSPORT ||
-                         res->err == -ETIMEDOUT || res->err == -ECONNRESET;
+        /* A function that timed out may have created the cluster before it
+         * did; so may a Lambda 5xx. */
+        bool ambiguous = !res->error || res->error->kind == FR_AWS_ERR_TRANSPORT || res->err == -ETIMEDOUT ||
+                         res->err == -ECONNRESET || res->http_status >= 500 ||
+                         (function_error && strstr(res->error->message, "timed out"));
         fr_journal_append(r->d->journal, r->id, "CREATE", "failed", fr_emr_jdata_create_failed(m, ambiguous), NULL,
                           NULL);
         log_line(r, "error", "Cluster creation failed: %s", m);
@@ -650,9 +694,13 @@ static void on_invoke(const fr_aws_result *res, void *arg)
     int status = (int)json_integer_value(json_object_get(resp, "statusCode"));
     fr_journal_append(r->d->journal, r->id, "CREATE", "done", fr_emr_jdata_create_done(status, cid), NULL, NULL);
     log_line(r, "info", "Cluster creation submitted%s%s", cid ? ": " : "", cid ? cid : "");
+    fr_emr_wf_event ev;
+    ev_init(&ev, FR_EMR_EV_INVOKE_DONE);
+    if (cid && strlen(cid) < sizeof(ev.cluster_id))
+        fr_strlcpy(ev.cluster_id, cid, sizeof(ev.cluster_id));
     json_decref(body);
     json_decref(resp);
-    ev_fire(r, FR_EMR_EV_INVOKE_DONE, NULL);
+    feed(r, &ev);
 }
 
 /* REVERT */
@@ -750,7 +798,17 @@ static void on_revert_read(const fr_aws_result *res, void *arg)
         feed(r, &ev);
         return;
     }
-    fr_aws_ssm_put_in in = {.name = r->path, .value = r->orig_value, .type = "String", .overwrite = true};
+    /* Sent once: a resend after a lost answer could land after someone
+     * else's write and overwrite it. A failure comes back here through a
+     * fresh read and decision. The type stays what it is; a value over the
+     * Standard limit needs the Advanced tier (omitted, the tier is kept). */
+    const char *ptype = json_string_value(json_object_get(p, "Type"));
+    fr_aws_ssm_put_in in = {.name = r->path,
+                            .value = r->orig_value,
+                            .type = ptype ? ptype : "String",
+                            .tier = param_tier(r->orig_value),
+                            .overwrite = true,
+                            .once = true};
     int rc = fr_aws_ssm_put_parameter(r->d->aws, &in, on_revert_put, c, &r->op);
     if (rc) {
         fr_aws_result fail = {.err = rc};
@@ -766,6 +824,14 @@ static void on_early_copy(const fr_aws_result *res, void *arg);
 static void poll_done_fail(struct run *r)
 {
     r->poll_op = NULL;
+}
+
+static bool is_not_ours(const struct run *r, const char *id)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(r->not_ours, i, x) if (strcmp(json_string_value(x), id) == 0) return true;
+    return false;
 }
 
 static int find_types_match(struct run *r, const json_t *groups)
@@ -818,12 +884,27 @@ static void on_find_types(const fr_aws_result *res, void *arg)
         groups = json_object_get(res->json, "InstanceGroups");
     int m = find_types_match(r, groups);
     if (m == 0) {
-        log_line(r, "error", "Cluster %s does not carry the recommended types", r->test_id);
         fr_emr_wf_event ev;
         ev_init(&ev, FR_EMR_EV_CLUSTER_MISMATCH);
         fr_strlcpy(ev.cluster_id, r->test_id, sizeof(ev.cluster_id));
-        poll_stop(r);
         feed(r, &ev);
+        if (r->finished)
+            return;
+        if (r->wf.state != FR_EMR_WF_WAIT) { /* the Lambda's own cluster, wrong: the run stops waiting */
+            log_line(r, "error", "Cluster %s does not carry the recommended types", ev.cluster_id);
+            poll_stop(r);
+            return;
+        }
+        /* not the test cluster: left alone, and never taken for it */
+        log_line(r, "warn", "Cluster %s of that name carries other instance types: not the test cluster, left alone",
+                 ev.cluster_id);
+        json_array_append_new(r->not_ours, json_string(ev.cluster_id));
+        json_object_set(r->rec, "other_clusters", r->not_ours);
+        r->test_id[0] = '\0';
+        json_object_set_new(r->rec, "test_cluster_id", json_null());
+        r->types_checked = false;
+        save(r);
+        poll_schedule(r);
         return;
     }
     if (m == 1)
@@ -934,7 +1015,7 @@ static void on_find_list(const fr_aws_result *res, void *arg)
         const char *id = json_string_value(json_object_get(cl, "Id"));
         double t = json_number_value(json_object_get(json_object_get(json_object_get(cl, "Status"), "Timeline"),
                                                      "CreationDateTime"));
-        if (!name || !id || strcmp(name, r->name) != 0 || strcmp(id, r->source_id) == 0)
+        if (!name || !id || strcmp(name, r->name) != 0 || strcmp(id, r->source_id) == 0 || is_not_ours(r, id))
             continue;
         if (t * 1000.0 < (double)r->poll_act.created_after_ms)
             continue;
@@ -1104,6 +1185,11 @@ static size_t copy_steps_from(struct run *r, const json_t *list_result)
     for (size_t k = json_array_size(steps); k-- > 0;) {
         const json_t *s = json_array_get(steps, k);
         const char *id = json_string_value(json_object_get(s, "Id"));
+        const char *st0 = json_string_value(json_object_get(json_object_get(s, "Status"), "State")) ?: "";
+        /* by default only what completed on the original: a step that failed
+         * there would fail again and blame the new types */
+        if (!r->steps_sel && strcmp(st0, "COMPLETED") != 0)
+            continue;
         if (r->steps_sel) {
             int want = 0;
             size_t j;
@@ -1280,8 +1366,13 @@ static void on_submit(const fr_aws_result *res, void *arg)
 /* TERMINATE */
 struct term_ctx {
     struct run *r;
-    char ids[4][32];
+    char ids[4][32]; /* to terminate */
     size_t n;
+    /* the search: clusters of that name created in the window, each
+     * checked for the recommended types before it may be terminated */
+    char cand[8][32];
+    size_t ncand, next;
+    int64_t created_before_ms;
 };
 
 static void on_terminate(const fr_aws_result *res, void *arg)
@@ -1334,6 +1425,72 @@ static void terminate_ids(struct term_ctx *c)
     }
 }
 
+static void term_check_next(struct term_ctx *c);
+
+/* The candidate c->cand[c->next - 1]'s fleets or groups are in. */
+static void on_term_types(const fr_aws_result *res, void *arg)
+{
+    struct term_ctx *c = arg;
+    struct run *r = c->r;
+    r->op = NULL;
+    if (res->err == -ECANCELED) {
+        free(c);
+        r->busy = 0;
+        return;
+    }
+    if (res->err) {
+        on_terminate(res, c);
+        return;
+    }
+    const json_t *groups = json_object_get(res->json, "InstanceFleets");
+    if (!groups)
+        groups = json_object_get(res->json, "InstanceGroups");
+    const char *id = c->cand[c->next - 1];
+    if (find_types_match(r, groups) == 1 && c->n < 4)
+        fr_strlcpy(c->ids[c->n++], id, sizeof(c->ids[0]));
+    else
+        log_line(r, "info", "Cluster %s of that name does not carry the test's instance types: left alone", id);
+    term_check_next(c);
+}
+
+static int list_nodes(struct run *r, const char *cluster_id, fr_aws_cb cb, void *arg, fr_aws_op **op)
+{
+    const char *coll = json_string_value(json_object_get(r->rec, "collection"));
+    if (coll && strcmp(coll, "INSTANCE_GROUP") == 0)
+        return fr_aws_emr_list_instance_groups(r->d->aws, cluster_id, NULL, cb, arg, op);
+    return fr_aws_emr_list_instance_fleets(r->d->aws, cluster_id, NULL, cb, arg, op);
+}
+
+static void term_check_next(struct term_ctx *c)
+{
+    struct run *r = c->r;
+    if (c->next < c->ncand) {
+        const char *id = c->cand[c->next++];
+        int rc = list_nodes(r, id, on_term_types, c, &r->op);
+        if (rc) {
+            fr_aws_result fail = {.err = rc};
+            on_term_types(&fail, c);
+        }
+        return;
+    }
+    if (c->n > 1) {
+        /* Several clusters look like the test cluster (a scheduled run
+         * started from frugal's config while it was in place): terminating
+         * the wrong one would kill a production run. */
+        json_t *ids = json_array();
+        for (size_t i = 0; i < c->n; i++)
+            json_array_append_new(ids, json_string(c->ids[i]));
+        json_object_set_new(r->rec, "needs_attention",
+                            json_pack("{s:s, s:o, s:s}", "param_path", r->path, "clusters", ids, "why",
+                                      "several clusters carry the test's instance types; frugal terminated none: "
+                                      "terminate the test cluster by hand"));
+        log_line(r, "error", "%zu clusters of that name carry the test's types: none terminated (see the run record)",
+                 c->n);
+        c->n = 0;
+    }
+    terminate_ids(c);
+}
+
 static void on_term_search(const fr_aws_result *res, void *arg)
 {
     struct term_ctx *c = arg;
@@ -1348,18 +1505,24 @@ static void on_term_search(const fr_aws_result *res, void *arg)
         on_terminate(res, c);
         return;
     }
-    /* clusters of this run: the name, created after the invoke, still alive */
+    /* candidates: the name, created in the window, still alive, not the
+     * original, not a cluster already found to be someone else's */
     size_t i;
     json_t *cl;
     json_array_foreach(json_object_get(res->json, "Clusters"), i, cl)
     {
         const char *name = json_string_value(json_object_get(cl, "Name"));
         const char *id = json_string_value(json_object_get(cl, "Id"));
-        if (!name || !id || strcmp(name, r->name) != 0 || strcmp(id, r->source_id) == 0 || c->n >= 4)
+        double t = json_number_value(json_object_get(json_object_get(json_object_get(cl, "Status"), "Timeline"),
+                                                     "CreationDateTime"));
+        if (!name || !id || strcmp(name, r->name) != 0 || strcmp(id, r->source_id) == 0 || is_not_ours(r, id) ||
+            strlen(id) >= sizeof(c->cand[0]) || c->ncand >= 8)
             continue;
-        fr_strlcpy(c->ids[c->n++], id, sizeof(c->ids[0]));
+        if (c->created_before_ms && t * 1000.0 > (double)c->created_before_ms)
+            continue;
+        fr_strlcpy(c->cand[c->ncand++], id, sizeof(c->cand[0]));
     }
-    terminate_ids(c);
+    term_check_next(c);
 }
 
 /* REPORT */
@@ -1411,7 +1574,11 @@ static void write_report(struct run *r)
              cmp.runtime_delta_pct, r->new_hourly, r->old_hourly, cmp.new_cost, cmp.old_cost, verdict);
     json_object_set_new(report, "narrative", json_string(narrative));
     json_object_set_new(r->rec, "report", report);
-    fr_journal_append(r->d->journal, r->id, "REPORT", "done", json_pack("{s:s}", "verdict", cmp.verdict), NULL, NULL);
+    /* with the outcome so far: a restart before the end keeps it */
+    fr_journal_append(r->d->journal, r->id, "REPORT", "done",
+                      json_pack("{s:s, s:s, s:s}", "verdict", cmp.verdict, "outcome",
+                                fr_emr_wf_state_name(r->wf.outcome), "reason", r->wf.reason),
+                      NULL, NULL);
     log_line(r, "info", "Report: %s", cmp.verdict);
     fr_agent_narrate(r->d->agent, r->id, report);
 }
@@ -1425,10 +1592,6 @@ static void finish_run(struct run *r, const fr_emr_action *a)
     json_object_set_new(r->rec, "outcome", json_string(fr_emr_wf_state_name(st)));
     if (st != FR_EMR_WF_DONE && reason[0])
         json_object_set_new(r->rec, "error", json_string(reason));
-    if (r->wf.revert_gave_up)
-        json_object_set_new(r->rec, "needs_attention",
-                            json_pack("{s:s, s:s}", "param_path", r->path, "why",
-                                      "the parameter may still hold frugal's value: the revert did not succeed"));
     switch (st) {
     case FR_EMR_WF_DONE:
         log_line(r, "info", "Done.");
@@ -1473,7 +1636,14 @@ static void exec(struct run *r, const fr_emr_action *a)
         break;
     case FR_EMR_ACT_PUT_PARAM: {
         r->busy = 1;
-        fr_aws_ssm_put_in in = {.name = r->path, .value = r->new_value, .type = "String", .overwrite = true};
+        /* once: a resend after a lost answer would write a second Version,
+         * and the revert could no longer tell frugal's write from another */
+        fr_aws_ssm_put_in in = {.name = r->path,
+                                .value = r->new_value,
+                                .type = r->ptype[0] ? r->ptype : "String",
+                                .tier = param_tier(r->new_value),
+                                .overwrite = true,
+                                .once = true};
         rc = fr_aws_ssm_put_parameter(d->aws, &in, on_put, r, &r->op);
         if (rc) {
             fr_aws_result fail = {.err = rc};
@@ -1487,8 +1657,12 @@ static void exec(struct run *r, const fr_emr_action *a)
         json_t *payload = fr_emr_lambda_payload(r->name);
         char *body = json_dumps(payload, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
         json_decref(payload);
-        fr_aws_lambda_invoke_in in = {.function = d->app->cfg.emr_lambda_function, .payload = body,
-                                      .payload_len = strlen(body), .invocation_type = "RequestResponse"};
+        /* once: every resend would create another cluster */
+        fr_aws_lambda_invoke_in in = {.function = d->app->cfg.emr_lambda_function,
+                                      .payload = body,
+                                      .payload_len = strlen(body),
+                                      .invocation_type = "RequestResponse",
+                                      .once = true};
         rc = fr_aws_lambda_invoke(d->aws, &in, on_invoke, r, &r->op);
         free(body);
         if (rc) {
@@ -1498,8 +1672,11 @@ static void exec(struct run *r, const fr_emr_action *a)
         break;
     }
     case FR_EMR_ACT_FIND_CLUSTER:
-        if (a->cluster_id[0] && !r->test_id[0])
+        if (a->cluster_id[0] && strcmp(r->test_id, a->cluster_id) != 0) { /* named by the Lambda */
             fr_strlcpy(r->test_id, a->cluster_id, sizeof(r->test_id));
+            json_object_set_new(r->rec, "test_cluster_id", json_string(r->test_id));
+            log_line(r, "info", "Cluster %s created", r->test_id);
+        }
         r->types_checked = false;
         poll_start(r, POLL_FIND, a);
         break;
@@ -1565,9 +1742,10 @@ static void exec(struct run *r, const fr_emr_action *a)
         r->busy = 1;
         struct term_ctx *c = calloc(1, sizeof(*c));
         c->r = r;
-        const char *id = a->cluster_id[0] ? a->cluster_id : r->test_id;
-        if (id[0]) {
-            fr_strlcpy(c->ids[0], id, sizeof(c->ids[0]));
+        c->created_before_ms = a->deadline_ms;
+        /* by id only what the machine knows is frugal's; else the search */
+        if (a->cluster_id[0]) {
+            fr_strlcpy(c->ids[0], a->cluster_id, sizeof(c->ids[0]));
             c->n = 1;
             terminate_ids(c);
         } else {
@@ -1582,7 +1760,10 @@ static void exec(struct run *r, const fr_emr_action *a)
         break;
     }
     case FR_EMR_ACT_JOURNAL_NOTE:
-        fr_journal_append(d->journal, r->id, "WAIT", "note", fr_emr_jdata_wait_note(a->cluster_id, a->confirmed), NULL,
+        fr_journal_append(d->journal, r->id, "WAIT", "note",
+                          a->mismatch ? fr_emr_jdata_wait_mismatch(a->cluster_id)
+                                      : fr_emr_jdata_wait_note(a->cluster_id, a->confirmed),
+                          NULL,
                           NULL);
         break;
     case FR_EMR_ACT_FINISH:
@@ -1781,7 +1962,19 @@ static void restore_from_journal(struct run *r, const json_t *journal)
             r->written_version = json_integer_value(json_object_get(data, "version"));
         } else if (strcmp(step, "CREATE") == 0 && strcmp(phase, "intent") == 0) {
             r->invoked_at_ms = json_integer_value(json_object_get(data, "invoked_at_ms"));
-        } else if ((strcmp(step, "WAIT") == 0 || strcmp(step, "CREATE") == 0) &&
+        } else if (strcmp(step, "WAIT") == 0 && json_is_string(json_object_get(data, "cluster_id"))) {
+            /* as recovery reads it: confirmed clusters are the test cluster,
+             * mismatched ones are not */
+            const char *id = json_string_value(json_object_get(data, "cluster_id"));
+            if (json_is_true(json_object_get(data, "mismatch"))) {
+                if (!is_not_ours(r, id))
+                    json_array_append_new(r->not_ours, json_string(id));
+                if (strcmp(r->test_id, id) == 0)
+                    r->test_id[0] = '\0';
+            } else if (json_is_true(json_object_get(data, "confirmed"))) {
+                fr_strlcpy(r->test_id, id, sizeof(r->test_id));
+            }
+        } else if (strcmp(step, "CREATE") == 0 && strcmp(phase, "done") == 0 &&
                    json_is_string(json_object_get(data, "cluster_id"))) {
             fr_strlcpy(r->test_id, json_string_value(json_object_get(data, "cluster_id")), sizeof(r->test_id));
         }
@@ -1860,7 +2053,17 @@ void emrd_runs_recover(fr_emrd *d)
 
 void emrd_runs_drain(fr_emrd *d)
 {
-    /* in-flight calls finish; nothing new starts (pump checks draining) */
+    /* In-flight calls finish; nothing new starts (pump checks draining),
+     * except reverts: a run waiting for its test cluster puts the
+     * parameter back now, and the drain lasts until it is done. */
+    for (struct run *r = d->runs, *nx; r; r = nx) {
+        nx = r->next;
+        if (r->wf.state == FR_EMR_WF_WAIT) {
+            poll_stop(r);
+            log_line(r, "warn", "Shutting down while waiting for the test cluster: restoring the config now");
+            ev_fire(r, FR_EMR_EV_SHUTDOWN, NULL);
+        }
+    }
     for (struct run *r = d->runs; r; r = r->next)
         uv_timer_stop(&r->timer);
 }
@@ -1868,7 +2071,7 @@ void emrd_runs_drain(fr_emrd *d)
 int emrd_runs_busy(fr_emrd *d)
 {
     for (struct run *r = d->runs; r; r = r->next)
-        if (r->op || r->poll_op)
+        if (r->op || r->poll_op || r->busy) /* busy: an intent on its way to disk */
             return 1;
     return 0;
 }

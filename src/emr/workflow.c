@@ -20,7 +20,7 @@ static const char *const event_names[FR_EMR_EV__COUNT] = {
     "CLUSTER_MISMATCH", "CLUSTER_FAILED",   "WAIT_TIMEOUT",     "REVERT_DONE",         "REVERT_CONFLICT",
     "REVERT_FAILED",   "STEPS_COPIED",      "STEPS_COPY_FAILED", "STEPS_SUBMITTED",    "STEPS_SUBMIT_FAILED",
     "STEPS_DONE",      "STEPS_FAILED",      "STEPS_TIMEOUT",    "COMPARE_DONE",        "REPORT_DONE",
-    "TERMINATE_DONE",  "TERMINATE_FAILED",
+    "TERMINATE_DONE",  "TERMINATE_FAILED",  "SHUTDOWN",
 };
 
 static const char *const act_names[FR_EMR_ACT__COUNT] = {
@@ -153,8 +153,12 @@ static void terminate(fr_emr_wf *w, fr_emr_wf_actions *acts, int64_t now)
 {
     w->state = FR_EMR_WF_TERMINATE;
     fr_emr_action *a = push(acts, FR_EMR_ACT_TERMINATE_CLUSTER);
-    fr_strlcpy(a->cluster_id, w->cluster_id, sizeof(a->cluster_id));
+    /* by id only a cluster known to be frugal's: confirmed with the new
+     * types, or named by the Lambda; otherwise the search decides */
+    if (w->cluster_confirmed || (w->lambda_cluster_id[0] && strcmp(w->cluster_id, w->lambda_cluster_id) == 0))
+        fr_strlcpy(a->cluster_id, w->cluster_id, sizeof(a->cluster_id));
     a->created_after_ms = w->invoked_at_ms - w->opts.clock_skew_ms;
+    a->deadline_ms = w->invoked_at_ms + w->opts.wait_timeout_ms + w->opts.clock_skew_ms;
     a->attempt = w->terminate_attempts + 1;
     a->not_before_ms = now;
 }
@@ -197,6 +201,8 @@ static void find_cluster(fr_emr_wf *w, fr_emr_wf_actions *acts)
     a->deadline_ms = w->wait_deadline_ms;
     fr_strlcpy(a->cluster_id, w->cluster_id, sizeof(a->cluster_id));
 }
+
+#define REVERT_MAX_DELAY_MS 300000 /* a failing revert is tried at least every 5 min, forever */
 
 static int64_t backoff(const fr_emr_wf *w, int attempt)
 {
@@ -254,6 +260,28 @@ int fr_emr_wf_next(const fr_emr_wf *cur, const fr_emr_wf_event *ev, fr_emr_wf *n
              * finishes and its result takes the exit path (WAIT still waits
              * for the cluster: reverting earlier would race the Lambda) */
             break;
+        }
+        *next = w;
+        return 0;
+    }
+
+    if (ev->type == FR_EMR_EV_SHUTDOWN) {
+        /* The parameter must not keep frugal's value while frugald is
+         * down. Before the invoke started: nothing was created. While
+         * waiting: revert now; a Lambda that reads the parameter later
+         * builds a cluster with the original types, which is not taken
+         * for the test cluster. Termination waits for the next start. */
+        if (w.state == FR_EMR_WF_CREATE && !ev->ambiguous) {
+            w.invoked = false;
+            set_outcome(&w, FR_EMR_WF_FAILED, "interrupted by a shutdown before the Lambda was invoked");
+            exit_path(&w, acts, now);
+        } else if (w.state == FR_EMR_WF_WAIT) {
+            set_outcome(&w, FR_EMR_WF_FAILED, "interrupted by a shutdown while waiting for the test cluster");
+            revert(&w, acts, now);
+        } else {
+            *next = *cur;
+            acts->n = 0;
+            return FR_ESTATE;
         }
         *next = w;
         return 0;
@@ -320,6 +348,7 @@ int fr_emr_wf_next(const fr_emr_wf *cur, const fr_emr_wf_event *ev, fr_emr_wf *n
             } else {
                 w.state = FR_EMR_WF_CREATE;
                 w.invoked = true;
+                w.invoke_emitted = true;
                 w.invoked_at_ms = now;
                 push(acts, FR_EMR_ACT_INVOKE_LAMBDA);
             }
@@ -333,14 +362,20 @@ int fr_emr_wf_next(const fr_emr_wf *cur, const fr_emr_wf_event *ev, fr_emr_wf *n
         break;
     case FR_EMR_WF_CREATE:
         if (ev->type == FR_EMR_EV_INVOKE_DONE) {
+            if (ev->cluster_id[0]) { /* the Lambda said which cluster it made */
+                fr_strlcpy(w.cluster_id, ev->cluster_id, sizeof(w.cluster_id));
+                fr_strlcpy(w.lambda_cluster_id, ev->cluster_id, sizeof(w.lambda_cluster_id));
+            }
             find_cluster(&w, acts);
         } else if (ev->type == FR_EMR_EV_INVOKE_FAILED) {
             reason_fmt(why, sizeof(why), "the cluster-submit Lambda failed", ev);
             set_outcome(&w, FR_EMR_WF_FAILED, why);
-            if (ev->ambiguous)
+            if (ev->ambiguous) {
                 find_cluster(&w, acts); /* it may have run: wait for its cluster as usual */
-            else
+            } else {
+                w.invoked = false; /* it surely made nothing: there is nothing to look for */
                 exit_path(&w, acts, now);
+            }
         } else {
             ok = false;
         }
@@ -372,19 +407,40 @@ int fr_emr_wf_next(const fr_emr_wf *cur, const fr_emr_wf_event *ev, fr_emr_wf *n
             break;
         }
         case FR_EMR_EV_CLUSTER_MISMATCH:
-            /* a cluster of that name with other types: maybe not ours, so
-             * it is reported, not terminated */
-            snprintf(why, sizeof(why), "cluster %s appeared with other instance types (not terminated: maybe not ours)",
-                     ev->cluster_id[0] ? ev->cluster_id : "?");
-            set_outcome(&w, FR_EMR_WF_FAILED, why);
+            if (!ev->cluster_id[0]) {
+                ok = false;
+                break;
+            }
+            if (w.lambda_cluster_id[0] && strcmp(ev->cluster_id, w.lambda_cluster_id) == 0) {
+                /* the Lambda's own cluster, built with other types: ours, wrong */
+                snprintf(why, sizeof(why), "the test cluster %s does not carry the recommended types",
+                         ev->cluster_id);
+                set_outcome(&w, FR_EMR_WF_FAILED, why);
+                revert(&w, acts, now);
+                break;
+            }
+            /* a cluster of that name with other types is not the test
+             * cluster (the scheduler's own run, say): left alone, and the
+             * wait goes on for the real one */
             if (strcmp(w.cluster_id, ev->cluster_id) == 0) {
                 w.cluster_id[0] = '\0';
                 w.cluster_confirmed = false;
             }
-            revert(&w, acts, now);
+            w.mismatches++;
+            {
+                fr_emr_action *a = push(acts, FR_EMR_ACT_JOURNAL_NOTE);
+                fr_strlcpy(a->cluster_id, ev->cluster_id, sizeof(a->cluster_id));
+                a->mismatch = true;
+            }
             break;
         case FR_EMR_EV_WAIT_TIMEOUT:
-            reason_fmt(why, sizeof(why), "the test cluster was not confirmed in time", ev);
+            if (w.mismatches)
+                snprintf(why, sizeof(why),
+                         "the test cluster was not confirmed in time (%d cluster%s of that name with other instance "
+                         "types were left alone)",
+                         w.mismatches, w.mismatches == 1 ? "" : "s");
+            else
+                reason_fmt(why, sizeof(why), "the test cluster was not confirmed in time", ev);
             set_outcome(&w, FR_EMR_WF_FAILED, why);
             revert(&w, acts, now);
             break;
@@ -410,16 +466,15 @@ int fr_emr_wf_next(const fr_emr_wf *cur, const fr_emr_wf_event *ev, fr_emr_wf *n
             set_outcome(&w, FR_EMR_WF_CONFLICT, why);
             cleanup_cluster(&w, acts, now);
         } else if (ev->type == FR_EMR_EV_REVERT_FAILED) {
+            /* Never given up: the parameter may hold frugal's value, and
+             * nothing else would ever put the original back. After
+             * max_attempts the run is flagged for attention and keeps
+             * trying at least every 5 minutes. */
             w.revert_attempts++;
-            if (w.revert_attempts < w.opts.max_attempts) {
-                revert(&w, acts, now + backoff(&w, w.revert_attempts));
-            } else {
-                w.revert_gave_up = true;
-                reason_fmt(why, sizeof(why), "could not restore the parameter (it may still hold frugal's change)",
-                           ev);
-                set_outcome(&w, FR_EMR_WF_FAILED, why);
-                cleanup_cluster(&w, acts, now);
-            }
+            if (w.revert_attempts >= w.opts.max_attempts)
+                w.revert_stuck = true;
+            int64_t d = backoff(&w, w.revert_attempts);
+            revert(&w, acts, now + (d < REVERT_MAX_DELAY_MS ? d : REVERT_MAX_DELAY_MS));
         } else {
             ok = false;
         }
@@ -580,12 +635,15 @@ json_t *fr_emr_wf_to_json(const fr_emr_wf *w)
     json_object_set_new(o, "original_version", json_integer(w->original_version));
     json_object_set_new(o, "written_version", json_integer(w->written_version));
     json_object_set_new(o, "invoked", json_boolean(w->invoked));
+    json_object_set_new(o, "invoke_emitted", json_boolean(w->invoke_emitted));
     json_object_set_new(o, "invoked_at_ms", json_integer(w->invoked_at_ms));
     json_object_set_new(o, "cluster_id", w->cluster_id[0] ? json_string(w->cluster_id) : json_null());
     json_object_set_new(o, "cluster_confirmed", json_boolean(w->cluster_confirmed));
     json_object_set_new(o, "reverted", json_boolean(w->reverted));
     json_object_set_new(o, "revert_conflict", json_boolean(w->revert_conflict));
-    json_object_set_new(o, "revert_gave_up", json_boolean(w->revert_gave_up));
+    json_object_set_new(o, "revert_stuck", json_boolean(w->revert_stuck));
+    json_object_set_new(o, "lambda_cluster_id", w->lambda_cluster_id[0] ? json_string(w->lambda_cluster_id) : json_null());
+    json_object_set_new(o, "mismatches", json_integer(w->mismatches));
     json_object_set_new(o, "terminated", json_boolean(w->terminated));
     json_object_set_new(o, "steps", json_integer(w->steps));
     json_object_set_new(o, "wait_deadline_ms", json_integer(w->wait_deadline_ms));

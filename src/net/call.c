@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,7 +108,9 @@ static void on_response(const fr_http_resp *r, void *arg)
         fr_metric_inc("frugal_http_throttles_total", "Throttled responses", c->labels, 1);
     }
     int giveup_err = v == FR_VERDICT_THROTTLE ? FR_ETHROTTLED : (r->err ? r->err : FR_EHTTP);
-    if (c->attempt >= c->spec.policy.max_retries) {
+    /* a throttle was refused before it ran; a refused connection never sent */
+    bool may_have_run = v != FR_VERDICT_THROTTLE && r->err != -ECONNREFUSED;
+    if (c->attempt >= c->spec.policy.max_retries || (c->spec.no_ambiguous_retry && may_have_run)) {
         finish(c, r, giveup_err);
         return;
     }

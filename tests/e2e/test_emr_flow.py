@@ -115,6 +115,11 @@ class EmrFlow(unittest.TestCase):
         self.assertTrue(any(m.startswith("Reverted parameter store") for m in msgs))
 
     def test_conflict_is_not_clobbered(self):
+        # The other writer's config keeps the original types, so the late
+        # Lambda builds a cluster that is not the test cluster: the wait ends
+        # at emr.wait_timeout (frugald's clock is real time, the sim's 300x).
+        self.d.stop()
+        self.d = e2e.frugald(self.sim, args=["--set", "emr.wait_timeout=15s"])
         name = e2e.pick_cluster(self.sim)
         self.sim.control("POST", "/_sim/lambda/delay", {"seconds": 900})  # the Lambda reads late: a long WAIT
         before, v0 = e2e.ssm_value(self.sim, name)

@@ -219,10 +219,12 @@ static void test_compare(void **state)
     j = fr_emr_comparison_to_json(&c, steps, 2);
     assert_true(json_is_null(json_object_get(json_array_get(json_object_get(j, "steps"), 1), "new_ms")));
     json_decref(j);
-    /* no steps: per hour */
+    /* no steps: the hourly prices are shown, but nothing was measured, so
+     * nothing is recommended */
     assert_int_equal(fr_emr_compare(NULL, 0, 2, 1, &c), 0);
     near(c.cost_delta_pct, -50, 1e-9);
-    assert_true(c.recommend);
+    assert_false(c.recommend);
+    assert_non_null(strstr(c.verdict, "nothing was measured"));
     assert_int_equal(fr_emr_compare(NULL, 0, -1, 1, &c), -EINVAL);
 }
 

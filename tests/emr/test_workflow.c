@@ -120,9 +120,11 @@ static const row table[] = {
     {FR_EMR_WF_CREATE, FR_EMR_EV_INVOKE_DONE, FR_EMR_WF_WAIT, FR_EMR_ACT_FIND_CLUSTER},
     {FR_EMR_WF_CREATE, FR_EMR_EV_INVOKE_FAILED, FR_EMR_WF_REVERT, FR_EMR_ACT_REVERT_PARAM},
     {FR_EMR_WF_CREATE, FR_EMR_EV_CANCEL, FR_EMR_WF_CREATE, NONE},
+    {FR_EMR_WF_CREATE, FR_EMR_EV_SHUTDOWN, FR_EMR_WF_REVERT, FR_EMR_ACT_REVERT_PARAM},
     {FR_EMR_WF_WAIT, FR_EMR_EV_CLUSTER_FOUND, FR_EMR_WF_WAIT, FR_EMR_ACT_JOURNAL_NOTE},
     {FR_EMR_WF_WAIT, FR_EMR_EV_CLUSTER_CONFIRMED, FR_EMR_WF_REVERT, FR_EMR_ACT_JOURNAL_NOTE},
-    {FR_EMR_WF_WAIT, FR_EMR_EV_CLUSTER_MISMATCH, FR_EMR_WF_REVERT, FR_EMR_ACT_REVERT_PARAM},
+    {FR_EMR_WF_WAIT, FR_EMR_EV_CLUSTER_MISMATCH, FR_EMR_WF_WAIT, FR_EMR_ACT_JOURNAL_NOTE},
+    {FR_EMR_WF_WAIT, FR_EMR_EV_SHUTDOWN, FR_EMR_WF_REVERT, FR_EMR_ACT_REVERT_PARAM},
     {FR_EMR_WF_WAIT, FR_EMR_EV_CLUSTER_FAILED, FR_EMR_WF_REVERT, FR_EMR_ACT_JOURNAL_NOTE},
     {FR_EMR_WF_WAIT, FR_EMR_EV_WAIT_TIMEOUT, FR_EMR_WF_REVERT, FR_EMR_ACT_REVERT_PARAM},
     {FR_EMR_WF_WAIT, FR_EMR_EV_CANCEL, FR_EMR_WF_WAIT, NONE},
@@ -283,22 +285,25 @@ static void test_conflict_and_retries(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "state")), "CONFLICT");
     json_decref(j);
 
-    /* revert failures are retried with a growing delay, then given up (the
-     * journal keeps the intent: the next start retries) */
+    /* revert failures are retried with a growing delay, never given up:
+     * after max_attempts the run is flagged, and tried at least every 5 min */
     reach(FR_EMR_WF_REVERT, &w);
     int64_t last = 0;
-    for (int i = 1; i < 5; i++) {
+    for (int i = 1; i < 12; i++) {
         step(&w, FR_EMR_EV_REVERT_FAILED, &acts);
         assert_int_equal(w.state, FR_EMR_WF_REVERT);
+        assert_int_equal(acts.n, 1);
+        assert_int_equal(acts.a[0].type, FR_EMR_ACT_REVERT_PARAM);
         assert_int_equal(acts.a[0].attempt, i + 1);
-        assert_true(acts.a[0].not_before_ms > last);
+        assert_true(acts.a[0].not_before_ms >= last);
+        assert_true(acts.a[0].not_before_ms - 1000000 <= 300000);
+        assert_true(w.revert_stuck == (i >= 5));
         last = acts.a[0].not_before_ms;
     }
-    step(&w, FR_EMR_EV_REVERT_FAILED, &acts);
-    assert_true(w.revert_gave_up);
-    assert_int_equal(w.state, FR_EMR_WF_TERMINATE);
-    step(&w, FR_EMR_EV_TERMINATE_DONE, &acts);
-    assert_int_equal(w.state, FR_EMR_WF_FAILED);
+    /* a late success carries on where the run was: here, Phase 2 */
+    step(&w, FR_EMR_EV_REVERT_DONE, &acts);
+    assert_true(w.reverted);
+    assert_int_equal(w.state, FR_EMR_WF_COPY_STEPS);
 
     /* terminate failures: retried, then FAILED with the cluster named */
     reach(FR_EMR_WF_TERMINATE, &w);
@@ -327,22 +332,74 @@ static void test_wait_paths(void **state)
     assert_true(acts.a[0].confirmed);
     assert_int_equal(w.state, FR_EMR_WF_REVERT);
 
-    /* a cluster of that name with other types: reported, not terminated */
+    /* a cluster of that name with other types is not the test cluster:
+     * noted, left alone, and the wait goes on; at the deadline the revert,
+     * then a search (that checks the types) instead of a terminate by id */
     reach(FR_EMR_WF_WAIT, &w);
     step(&w, FR_EMR_EV_CLUSTER_FOUND, &acts);
     step(&w, FR_EMR_EV_CLUSTER_MISMATCH, &acts);
+    assert_int_equal(w.state, FR_EMR_WF_WAIT);
     assert_string_equal(w.cluster_id, "");
+    assert_int_equal(acts.n, 1);
+    assert_true(acts.a[0].mismatch);
+    assert_int_equal(w.outcome, FR_EMR_WF_DONE);
+    step(&w, FR_EMR_EV_WAIT_TIMEOUT, &acts);
+    assert_non_null(strstr(w.reason, "1 cluster of that name with other instance types"));
     step(&w, FR_EMR_EV_REVERT_DONE, &acts);
     assert_int_equal(acts.a[0].type, FR_EMR_ACT_TERMINATE_CLUSTER);
     assert_string_equal(acts.a[0].cluster_id, ""); /* only clusters with our types */
+    assert_int_equal(acts.a[0].deadline_ms, w.invoked_at_ms + 45 * 60000 + 60000); /* the search window */
 
-    /* the test cluster failed to start: revert, terminate it by id */
+    /* a found cluster that was never confirmed is not terminated by id */
+    reach(FR_EMR_WF_WAIT, &w);
+    step(&w, FR_EMR_EV_CLUSTER_FOUND, &acts);
+    step(&w, FR_EMR_EV_WAIT_TIMEOUT, &acts);
+    step(&w, FR_EMR_EV_REVERT_DONE, &acts);
+    assert_string_equal(acts.a[0].cluster_id, "");
+
+    /* the cluster the Lambda named is frugal's: terminated by id, and if it
+     * carries other types the run fails rather than waiting on */
+    reach(FR_EMR_WF_CREATE, &w);
+    fr_emr_wf_event named = cev(FR_EMR_EV_INVOKE_DONE, "j-9");
+    assert_int_equal(fr_emr_wf_next(&w, &named, &w, &acts), 0);
+    assert_string_equal(acts.a[0].cluster_id, "j-9");
+    fr_emr_wf_event wrong = cev(FR_EMR_EV_CLUSTER_MISMATCH, "j-9");
+    assert_int_equal(fr_emr_wf_next(&w, &wrong, &w, &acts), 0);
+    assert_int_equal(w.state, FR_EMR_WF_REVERT);
+    assert_int_equal(w.outcome, FR_EMR_WF_FAILED);
+    step(&w, FR_EMR_EV_REVERT_DONE, &acts);
+    assert_string_equal(acts.a[0].cluster_id, "j-9");
+
+    /* the test cluster failed to start: revert, then a search (it has ended) */
     reach(FR_EMR_WF_WAIT, &w);
     step(&w, FR_EMR_EV_CLUSTER_FAILED, &acts);
     step(&w, FR_EMR_EV_REVERT_DONE, &acts);
-    assert_string_equal(acts.a[0].cluster_id, "j-1");
+    assert_int_equal(acts.a[0].type, FR_EMR_ACT_TERMINATE_CLUSTER);
     step(&w, FR_EMR_EV_TERMINATE_DONE, &acts);
     assert_int_equal(w.state, FR_EMR_WF_FAILED);
+
+    /* a definite invoke failure made nothing: revert, and nothing to terminate */
+    reach(FR_EMR_WF_CREATE, &w);
+    step(&w, FR_EMR_EV_INVOKE_FAILED, &acts);
+    assert_false(w.invoked);
+    step(&w, FR_EMR_EV_REVERT_DONE, &acts);
+    assert_int_equal(acts.a[0].type, FR_EMR_ACT_FINISH);
+    assert_int_equal(w.state, FR_EMR_WF_FAILED);
+
+    /* shutdown: before the invoke started, revert and nothing to terminate;
+     * while waiting, revert now (the termination waits for the next start) */
+    reach(FR_EMR_WF_CREATE, &w);
+    step(&w, FR_EMR_EV_SHUTDOWN, &acts);
+    assert_int_equal(w.state, FR_EMR_WF_REVERT);
+    assert_false(w.invoked);
+    reach(FR_EMR_WF_WAIT, &w);
+    step(&w, FR_EMR_EV_SHUTDOWN, &acts);
+    assert_int_equal(w.state, FR_EMR_WF_REVERT);
+    assert_true(w.invoked);
+    step(&w, FR_EMR_EV_REVERT_DONE, &acts);
+    assert_int_equal(acts.a[0].type, FR_EMR_ACT_TERMINATE_CLUSTER);
+    fr_emr_wf_event sd = ev_of(FR_EMR_EV_SHUTDOWN);
+    assert_int_equal(fr_emr_wf_next(&w, &sd, &w, &acts), FR_ESTATE); /* not in TERMINATE */
 
     /* an ambiguous invoke failure waits like a success; a definite one reverts */
     reach(FR_EMR_WF_CREATE, &w);
@@ -433,7 +490,7 @@ static void test_random_walks(void **state)
                 invokes += t == FR_EMR_ACT_INVOKE_LAMBDA;
                 /* revert first: no terminate / Phase 2 while our value may be in the parameter */
                 if (t == FR_EMR_ACT_TERMINATE_CLUSTER || t == FR_EMR_ACT_COPY_STEPS || t == FR_EMR_ACT_SUBMIT_STEPS)
-                    assert_true(!w.param_touched || w.reverted || w.revert_conflict || w.revert_gave_up);
+                    assert_true(!w.param_touched || w.reverted || w.revert_conflict);
                 if (t == FR_EMR_ACT_COPY_STEPS)
                     assert_true(w.reverted && w.cluster_confirmed && w.outcome == FR_EMR_WF_DONE);
             }
@@ -444,7 +501,7 @@ static void test_random_walks(void **state)
         ended++;
         /* at the end: the parameter settled, the test cluster gone (or given up on) */
         if (w.param_touched)
-            assert_true(w.reverted || w.revert_conflict || w.revert_gave_up);
+            assert_true(w.reverted || w.revert_conflict);
         if (w.invoked)
             assert_true(w.terminated || w.terminate_attempts >= opts.max_attempts);
         if (w.revert_conflict)
