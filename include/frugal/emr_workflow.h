@@ -159,6 +159,8 @@ typedef struct fr_emr_wf_opts {
     int64_t retry_delay_ms;   /* first retry delay, doubling (emr.poll_initial) */
     int64_t clock_skew_ms;    /* created_after = invoke time - this (60 s) */
     int64_t auto_terminate_ms; /* emr.auto_terminate_minutes: Phase 2 never waits past invoke + this (0: no cap) */
+    int64_t settle_ms;        /* after a put whose outcome is unknown, the revert reads no sooner than this
+                               * (http.timeout): a write still on its way lands first */
 } fr_emr_wf_opts;
 
 void fr_emr_wf_opts_from_config(fr_emr_wf_opts *o, const fr_config *c);

@@ -328,7 +328,8 @@ int fr_emr_recover(const json_t *journal, const fr_emr_wf_opts *opts, int64_t no
         a->expected_version = f.modify_done ? f.written_version : 0;
         a->original_version = f.original_version;
         a->attempt = 1;
-        a->not_before_ms = now_ms;
+        /* a put cut off by the crash may still land: read after it would have */
+        a->not_before_ms = f.modify_done ? now_ms : now_ms + w->opts.settle_ms;
         snprintf(out->summary, sizeof(out->summary), "restore the parameter (never clobber)%s",
                  w->invoked && !f.terminate_done ? ", then terminate the test cluster" : "");
     } else if (w->invoked && !f.terminate_done) {

@@ -56,6 +56,7 @@ struct run {
     char tier[16];
     char ptype[16]; /* the parameter's Type, as read at BACKUP */
     json_t *not_ours; /* ids of clusters of that name with other types: never the test cluster */
+    void *op_ctx;     /* the context of the call in r->op when it has one (revert, terminate) */
     char *orig_value, *new_value;
     int64_t orig_version, written_version;
     char from[FR_EMR_NODE__COUNT][40], to[FR_EMR_NODE__COUNT][40];
@@ -237,8 +238,11 @@ static void run_release(struct run *r)
 {
     run_unlink(r);
     r->finished = 1;
-    if (r->op)
-        fr_aws_cancel(r->op);
+    if (r->op) {
+        fr_aws_cancel(r->op); /* no callback: the call's context is freed here */
+        free(r->op_ctx);
+    }
+    r->op_ctx = NULL;
     if (r->poll_op)
         fr_aws_cancel(r->poll_op);
     r->op = r->poll_op = NULL;
@@ -714,6 +718,7 @@ static void on_revert_put(const fr_aws_result *res, void *arg)
 {
     struct revert_ctx *c = arg;
     struct run *r = c->r;
+    r->op_ctx = NULL;
     free(c);
     fg_done(r);
     if (res->err == -ECANCELED)
@@ -744,6 +749,7 @@ static void on_revert_read(const fr_aws_result *res, void *arg)
     struct run *r = c->r;
     r->op = NULL;
     if (res->err == -ECANCELED) {
+        r->op_ctx = NULL;
         free(c);
         r->busy = 0;
         return;
@@ -751,6 +757,7 @@ static void on_revert_read(const fr_aws_result *res, void *arg)
     char m[400];
     if (res->err) {
         aws_msg(res, m, sizeof(m));
+        r->op_ctx = NULL;
         free(c);
         fg_done(r);
         fr_journal_append(r->d->journal, r->id, "REVERT", "failed", fr_emr_jdata_revert_failed(false, 0, m), NULL, NULL);
@@ -765,6 +772,7 @@ static void on_revert_read(const fr_aws_result *res, void *arg)
                                                       r->new_value ? r->new_value : "", c->expected, cv,
                                                       cur ? cur : "");
     if (dec == FR_EMR_REVERT_NOOP) {
+        r->op_ctx = NULL;
         free(c);
         fg_done(r);
         fr_journal_append(r->d->journal, r->id, "REVERT", "done", fr_emr_jdata_revert_done(cv, true), NULL, NULL);
@@ -775,6 +783,7 @@ static void on_revert_read(const fr_aws_result *res, void *arg)
         return;
     }
     if (dec == FR_EMR_REVERT_CONFLICT) {
+        r->op_ctx = NULL;
         free(c);
         fg_done(r);
         fr_journal_append(r->d->journal, r->id, "REVERT", "failed",
@@ -1381,12 +1390,14 @@ static void on_terminate(const fr_aws_result *res, void *arg)
     struct run *r = c->r;
     fg_done(r);
     if (res->err == -ECANCELED) {
+        r->op_ctx = NULL;
         free(c);
         return;
     }
     char m[400];
     if (res->err) {
         aws_msg(res, m, sizeof(m));
+        r->op_ctx = NULL;
         free(c);
         fr_journal_append(r->d->journal, r->id, "TERMINATE", "failed", json_pack("{s:s}", "error", m), NULL, NULL);
         log_line(r, "error", "Terminating the test cluster failed: %s", m);
@@ -1403,6 +1414,7 @@ static void on_terminate(const fr_aws_result *res, void *arg)
     if (!c->n)
         log_line(r, "info", "No test cluster to terminate");
     fr_journal_append(r->d->journal, r->id, "TERMINATE", "done", json_pack("{s:o}", "terminated", ids), NULL, NULL);
+    r->op_ctx = NULL;
     free(c);
     ev_fire(r, FR_EMR_EV_TERMINATE_DONE, NULL);
 }
@@ -1434,6 +1446,7 @@ static void on_term_types(const fr_aws_result *res, void *arg)
     struct run *r = c->r;
     r->op = NULL;
     if (res->err == -ECANCELED) {
+        r->op_ctx = NULL;
         free(c);
         r->busy = 0;
         return;
@@ -1497,6 +1510,7 @@ static void on_term_search(const fr_aws_result *res, void *arg)
     struct run *r = c->r;
     r->op = NULL;
     if (res->err == -ECANCELED) {
+        r->op_ctx = NULL;
         free(c);
         r->busy = 0;
         return;
@@ -1683,6 +1697,7 @@ static void exec(struct run *r, const fr_emr_action *a)
     case FR_EMR_ACT_REVERT_PARAM: {
         r->busy = 1;
         struct revert_ctx *c = calloc(1, sizeof(*c));
+        r->op_ctx = c;
         c->r = r;
         c->expected = a->expected_version;
         rc = fr_aws_ssm_get_parameter(d->aws, r->path, false, on_revert_read, c, &r->op);
@@ -1741,6 +1756,7 @@ static void exec(struct run *r, const fr_emr_action *a)
     case FR_EMR_ACT_TERMINATE_CLUSTER: {
         r->busy = 1;
         struct term_ctx *c = calloc(1, sizeof(*c));
+        r->op_ctx = c;
         c->r = r;
         c->created_before_ms = a->deadline_ms;
         /* by id only what the machine knows is frugal's; else the search */

@@ -67,6 +67,7 @@ void fr_emr_wf_opts_from_config(fr_emr_wf_opts *o, const fr_config *c)
     o->retry_delay_ms = (int64_t)c->emr_poll_initial_ms;
     o->clock_skew_ms = 60000;
     o->auto_terminate_ms = c->emr_auto_terminate_minutes * 60000;
+    o->settle_ms = (int64_t)c->http_timeout_ms;
 }
 
 /* ---- helpers ---- */
@@ -355,7 +356,9 @@ int fr_emr_wf_next(const fr_emr_wf *cur, const fr_emr_wf_event *ev, fr_emr_wf *n
         } else if (ev->type == FR_EMR_EV_MODIFY_FAILED) {
             reason_fmt(why, sizeof(why), "could not write the parameter", ev);
             set_outcome(&w, FR_EMR_WF_FAILED, why);
-            exit_path(&w, acts, now); /* the put may have happened: revert decides by content */
+            /* the put may have happened, or may still: revert decides by
+             * content, once a write on its way has landed */
+            exit_path(&w, acts, now + w.opts.settle_ms);
         } else {
             ok = false;
         }
