@@ -1439,22 +1439,32 @@ static void terminate_ids(struct term_ctx *c)
 
 static void term_check_next(struct term_ctx *c);
 
-/* The candidate c->cand[c->next - 1]'s fleets or groups are in. */
-static void on_term_types(const fr_aws_result *res, void *arg)
+/* A search call of the termination came back: true when it ended here
+ * (cancelled, or failed: the termination fails and is retried). */
+static bool term_call_failed(struct term_ctx *c, const fr_aws_result *res)
 {
-    struct term_ctx *c = arg;
     struct run *r = c->r;
     r->op = NULL;
     if (res->err == -ECANCELED) {
         r->op_ctx = NULL;
         free(c);
         r->busy = 0;
-        return;
+        return true;
     }
     if (res->err) {
         on_terminate(res, c);
-        return;
+        return true;
     }
+    return false;
+}
+
+/* The candidate c->cand[c->next - 1]'s fleets or groups are in. */
+static void on_term_types(const fr_aws_result *res, void *arg)
+{
+    struct term_ctx *c = arg;
+    struct run *r = c->r;
+    if (term_call_failed(c, res))
+        return;
     const json_t *groups = json_object_get(res->json, "InstanceFleets");
     if (!groups)
         groups = json_object_get(res->json, "InstanceGroups");
@@ -1508,17 +1518,8 @@ static void on_term_search(const fr_aws_result *res, void *arg)
 {
     struct term_ctx *c = arg;
     struct run *r = c->r;
-    r->op = NULL;
-    if (res->err == -ECANCELED) {
-        r->op_ctx = NULL;
-        free(c);
-        r->busy = 0;
+    if (term_call_failed(c, res))
         return;
-    }
-    if (res->err) {
-        on_terminate(res, c);
-        return;
-    }
     /* candidates: the name, created in the window, still alive, not the
      * original, not a cluster already found to be someone else's */
     size_t i;

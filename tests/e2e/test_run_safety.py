@@ -32,9 +32,10 @@ class RunSafety(unittest.TestCase):
             self.d.stop()
         self.sim.close()
 
-    def test_lambda_invoke_is_retried_after_a_timeout(self):
-        """An Invoke whose answer is slower than http.timeout is retried by
-        the AWS layer: the Lambda runs several times, several test clusters."""
+    def test_a_slow_invoke_is_not_resent(self):
+        """An Invoke whose answer is slower than http.timeout is not resent
+        (each resend would create a cluster): one invocation, and no test
+        cluster left running."""
         self.d = e2e.frugald(self.sim, args=["--set", "http.timeout=2s"])
         name = "ETL-DAILY-LOAD"  # KeepJobFlowAliveWhenNoSteps: true
         t0 = self.sim.now()
@@ -46,16 +47,13 @@ class RunSafety(unittest.TestCase):
         run = e2e.wait_run(self.d, run_id)
         inv = self.sim.invocations()
         alive = [c["Id"] for c in e2e.clusters_named(self.sim, name, after_s=t0) if c["Status"]["State"] in ALIVE]
-        print("state", run["state"], "invocations", len(inv), "alive after the run", alive, run.get("error"))
-        print([(c["Id"], c["Status"]["State"]) for c in e2e.clusters_named(self.sim, name, after_s=t0)])
-        print([l["message"] for l in run["log"]])
         self.assertEqual(len(inv), 1, "the Lambda ran %d times" % len(inv))
         self.assertEqual(alive, [], "test clusters left running")
 
-    def test_cancel_while_copy_steps_in_flight_never_terminates(self):
-        """A cancel while ListSteps (COPY_STEPS) is in flight queues TERMINATE,
-        but the late STEPS_COPIED result is ignored and nothing pumps the
-        queue: the run sticks in TERMINATE, the test cluster keeps running."""
+    def test_cancel_while_a_call_is_in_flight_still_terminates(self):
+        """A cancel while ListSteps (COPY_STEPS) is in flight: the late
+        result is ignored and the termination the cancel queued still runs;
+        the run ends and the parameter is free for new runs."""
         self.d = e2e.frugald(self.sim)
         name = "ETL-DAILY-LOAD"  # KeepJobFlowAliveWhenNoSteps: true
         self.sim.faults({"service": "emr", "operation": "ListSteps", "latency_ms": 3000})
@@ -66,22 +64,21 @@ class RunSafety(unittest.TestCase):
         st, r, _ = self.d.api("POST", "/api/agent/cancel", {"run_id": run_id})
         self.assertEqual(st, 200, r)
         self.sim.clear_faults()
-        try:
-            run = e2e.wait_run(self.d, run_id, timeout=30)
-        except TimeoutError as e:
-            st, run, _ = self.d.api("GET", "/api/runs/" + run_id)
-            test_id = run.get("test_cluster_id")
-            print("stuck:", e, "test cluster", test_id, state_of(self.sim, test_id))
-            # and the parameter is blocked for new runs
-            prop2 = e2e.propose(self.d, name)["run_id"]
-            st2, r2, _ = self.d.api("POST", "/api/agent/approve", {"run_id": prop2})
-            print("second approval:", st2, r2.get("message"))
-            self.fail("run never finished after a cancel during COPY_STEPS: %s" % run["state"])
+        run = e2e.wait_run(self.d, run_id, timeout=60)
+        self.assertEqual(run["state"], "CANCELLED")
+        test_id = run.get("test_cluster_id")
+        if test_id:
+            self.assertIn(state_of(self.sim, test_id), ("TERMINATING", "TERMINATED"))
+        # the parameter is free for a new run
+        prop2 = e2e.propose(self.d, name)["run_id"]
+        st2, r2, _ = self.d.api("POST", "/api/agent/approve", {"run_id": prop2})
+        self.assertEqual(st2, 200, r2)
+        self.d.api("POST", "/api/agent/cancel", {"run_id": prop2})
 
-    def test_mismatch_cluster_is_terminated(self):
+    def test_a_cluster_with_other_types_is_left_alone(self):
         """A cluster of the same name with the old types (the scheduler's own
-        run) is found first: MISMATCH says 'not terminated: maybe not ours',
-        yet TERMINATE falls back to r->test_id and terminates it."""
+        run) is found first: it is left alone, the wait goes on for frugal's
+        own (late) cluster, and only that one is terminated."""
         name = "ETL-DAILY-LOAD"  # KeepJobFlowAliveWhenNoSteps: true
         lam = self.sim.client("lambda")
         # the scheduler's production cluster of that name, with the current config
@@ -95,8 +92,6 @@ class RunSafety(unittest.TestCase):
         run_id = e2e.propose(self.d, name)["run_id"]
         self.d.api("POST", "/api/agent/approve", {"run_id": run_id})
         run = e2e.wait_run(self.d, run_id, timeout=120)
-        print("state", run["state"], "error", run.get("error"))
-        print("log", [l["message"] for l in run["log"]])
         self.assertFalse(terminated_by_request(self.sim, prod), "frugal terminated the production cluster %s" % prod)
         st, audit, _ = self.d.api("GET", "/api/audit?run=" + run_id)
         self.assertNotIn(prod, [a.get("cluster_id") for a in audit["audit"] if a["event"] == "cluster.terminate"])
@@ -132,11 +127,10 @@ class RunSafety(unittest.TestCase):
         self.assertEqual(after, before, "the parameter still holds frugal's value after the run ended %s" % run["state"])
         self.assertNotIn("needs_attention", run)
 
-    def test_terminate_search_ignores_types(self):
-        """The Lambda answers with a definite error (nothing created): the run
-        still 'terminates by search' and kills every alive cluster of that
-        name created since invoke - 60 s, without the type check the docs
-        promise - here the scheduler's production run."""
+    def test_a_failed_invoke_terminates_nothing(self):
+        """The Lambda answers with a definite error (nothing created): the
+        run reverts and terminates nothing - in particular not the
+        scheduler's production run of that name."""
         name = "ETL-DAILY-LOAD"
         lam = self.sim.client("lambda")
         lam.invoke(FunctionName=simctl.LAMBDA_NAME, Payload=json.dumps(simctl.lambda_payload(name)))
@@ -148,17 +142,14 @@ class RunSafety(unittest.TestCase):
                          "error_code": "InvalidParameterValueException"})
         self.d.api("POST", "/api/agent/approve", {"run_id": run_id})
         run = e2e.wait_run(self.d, run_id, timeout=120)
-        print("state", run["state"], "error", run.get("error"))
-        print("log", [l["message"] for l in run["log"]])
         self.assertFalse(terminated_by_request(self.sim, prod), "frugal terminated the production cluster %s" % prod)
         st, audit, _ = self.d.api("GET", "/api/audit?run=" + run_id)
         self.assertNotIn(prod, [a.get("cluster_id") for a in audit["audit"] if a["event"] == "cluster.terminate"])
 
-    def test_slow_put_leaves_frugals_value_as_conflict(self):
-        """PutParameter answers slower than http.timeout: the AWS layer
-        retries the (successful) write, each attempt lands, MODIFY_FAILED
-        with an unknown Version -> the revert sees frugal's value at
-        Version v0+N != v0+1 -> CONFLICT: nothing restored."""
+    def test_a_slow_put_is_not_resent_and_is_reverted(self):
+        """PutParameter answers slower than http.timeout: the write is not
+        resent, so at most one lands (Version original + 1) and the revert
+        recognises and restores it."""
         self.d = e2e.frugald(self.sim, args=["--set", "http.timeout=2s"])
         name = "ETL-DAILY-LOAD"
         before, v0 = e2e.ssm_value(self.sim, name)
@@ -168,13 +159,11 @@ class RunSafety(unittest.TestCase):
         run = e2e.wait_run(self.d, run_id, timeout=120)
         self.sim.clear_faults()
         after, v = e2e.ssm_value(self.sim, name)
-        print("state", run["state"], "error", run.get("error"), "version", v0, "->", v)
         self.assertEqual(after, before, "run ended %s with frugal's value left in the parameter" % run["state"])
 
-    def test_sigterm_in_wait_leaves_value_while_down(self):
-        """systemctl stop while the run waits for the test cluster: drain
-        refuses every AWS action (REVERT included) and exits; the parameter
-        keeps frugal's value for as long as frugald is down."""
+    def test_sigterm_while_waiting_restores_the_parameter(self):
+        """systemctl stop while the run waits for the test cluster: the
+        drain restores the parameter before frugald exits."""
         self.d = e2e.frugald(self.sim)
         name = "ETL-DAILY-LOAD"
         before, v0 = e2e.ssm_value(self.sim, name)
