@@ -16,16 +16,23 @@
  * send rate; later throttles cut the current rate to 70%. Between cuts the
  * rate grows back along a cubic curve that reaches the rate of the last cut
  * after a few seconds and then probes above it (CUBIC congestion control).
+ * A cut never goes below 95% of the rate of answers that were accepted over
+ * the last two seconds: while the client keeps the server busy, that is the
+ * rate the server allows, so the cut undershoots it only by a little.
  * A throttle of a request sent before the last cut carries no news about the
  * new rate and is ignored, so a burst of throttles cuts once. */
+#define FR_ARATE_OK_RING 64
 typedef struct fr_arate {
     double min_rate, max_rate;
     double w_max;       /* rate at the last cut */
+    double floor;       /* set at a cut: 95% of the accepted rate then */
     int64_t last_cut_ms;
     bool limited;
     double measured;    /* smoothed send rate, requests/s */
     int64_t bucket_ms;  /* start of the current measuring interval */
     int bucket_n;
+    int64_t ok_ms[FR_ARATE_OK_RING]; /* times of the latest accepted answers */
+    size_t ok_n;        /* how many were recorded in all */
     uint64_t cuts;
 } fr_arate;
 
@@ -47,6 +54,11 @@ void fr_limiter_update(fr_limiter *l, double rate, double burst, int concurrency
 /* Returns 1 when granted at once (cb not called), 0 when queued (cb runs
  * later on the loop; *out lets the caller cancel), < 0 on error. */
 int fr_limiter_acquire(fr_limiter *l, fr_limiter_cb cb, void *arg, fr_limiter_wait **out);
+/* The same for a request of class cls (its operation's limiter): waiting
+ * requests of different classes are served in turn, the class served
+ * longest ago first, so one operation's backlog does not hold up the
+ * others. cls may be NULL (a class of its own). */
+int fr_limiter_acquire_cls(fr_limiter *l, fr_limiter *cls, fr_limiter_cb cb, void *arg, fr_limiter_wait **out);
 void fr_limiter_release(fr_limiter *l);
 void fr_limiter_cancel(fr_limiter_wait *w);
 size_t fr_limiter_queued(const fr_limiter *l);

@@ -176,7 +176,7 @@ static void on_granted(void *arg)
 static void service_stage(fr_call *c)
 {
     if (c->spec.limiter) {
-        int g = fr_limiter_acquire(c->spec.limiter, on_granted, c, &c->lwait);
+        int g = fr_limiter_acquire_cls(c->spec.limiter, c->spec.op_limiter, on_granted, c, &c->lwait);
         if (g < 0) {
             finish(c, NULL, g);
             return;

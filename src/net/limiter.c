@@ -8,6 +8,7 @@
 
 struct fr_limiter_wait {
     fr_limiter *l;
+    fr_limiter *cls;
     fr_limiter_cb cb;
     void *arg;
     fr_limiter_wait *prev, *next;
@@ -54,6 +55,19 @@ static double measured_rate(const fr_arate *a, int64_t now_ms)
     return a->bucket_n * 1000.0 / (double)span;
 }
 
+#define ARATE_OK_WINDOW_MS 2000 /* accepted-rate window */
+#define ARATE_OK_MIN 4           /* answers needed in the window for an estimate */
+
+/* Accepted answers per second over the last window; 0 without enough. */
+static double accepted_rate(const fr_arate *a, int64_t now_ms)
+{
+    size_t have = a->ok_n < FR_ARATE_OK_RING ? a->ok_n : FR_ARATE_OK_RING, n = 0;
+    for (size_t i = 0; i < have; i++)
+        if (now_ms - a->ok_ms[i] <= ARATE_OK_WINDOW_MS)
+            n++;
+    return n >= ARATE_OK_MIN ? (double)n * 1000.0 / ARATE_OK_WINDOW_MS : 0;
+}
+
 double fr_arate_rate(const fr_arate *a, int64_t now_ms)
 {
     if (!a->limited)
@@ -61,6 +75,8 @@ double fr_arate_rate(const fr_arate *a, int64_t now_ms)
     double t = (double)(now_ms - a->last_cut_ms) / 1000.0;
     double k = cbrt(a->w_max * (1 - ARATE_BETA) / ARATE_C);
     double r = ARATE_C * (t - k) * (t - k) * (t - k) + a->w_max;
+    if (r < a->floor)
+        r = a->floor;
     if (r < a->min_rate)
         r = a->min_rate;
     if (r > a->max_rate)
@@ -70,7 +86,11 @@ double fr_arate_rate(const fr_arate *a, int64_t now_ms)
 
 int fr_arate_on_answer(fr_arate *a, bool throttled, int64_t sent_ms, int64_t now_ms)
 {
-    if (!throttled || (a->limited && sent_ms < a->last_cut_ms))
+    if (!throttled) {
+        a->ok_ms[a->ok_n++ % FR_ARATE_OK_RING] = now_ms;
+        return 0;
+    }
+    if (a->limited && sent_ms < a->last_cut_ms)
         return 0;
     double m = measured_rate(a, now_ms);
     double base = m;
@@ -84,6 +104,11 @@ int fr_arate_on_answer(fr_arate *a, bool throttled, int64_t sent_ms, int64_t now
     if (base < a->min_rate)
         base = a->min_rate;
     a->w_max = base;
+    /* never below what the server has just been accepting (nor above the
+     * rate being cut) */
+    a->floor = 0.95 * accepted_rate(a, now_ms);
+    if (a->floor > base)
+        a->floor = base;
     a->last_cut_ms = now_ms;
     a->limited = true;
     a->cuts++;
@@ -105,6 +130,8 @@ struct fr_limiter {
     bool adaptive;
     fr_arate ar;
     double rate, burst; /* configured */
+    uint64_t served;    /* as a class: when a service limiter last served it */
+    uint64_t serves;    /* as a service limiter: grants so far */
 };
 
 /* An adaptive limiter's bucket follows the adaptive rate, with room for a
@@ -183,6 +210,21 @@ static void unlink_wait(fr_limiter *l, fr_limiter_wait *w)
     l->queued--;
 }
 
+/* The next waiter: the first one of the class served longest ago. */
+static fr_limiter_wait *next_waiter(fr_limiter *l)
+{
+    fr_limiter_wait *best = l->head;
+    uint64_t best_served = best->cls ? best->cls->served : 0;
+    for (fr_limiter_wait *w = l->head->next; w && best_served; w = w->next) {
+        uint64_t s = w->cls ? w->cls->served : 0;
+        if (s < best_served) {
+            best = w;
+            best_served = s;
+        }
+    }
+    return best;
+}
+
 static void dispatch(fr_limiter *l)
 {
     if (l->dispatching)
@@ -194,7 +236,9 @@ static void dispatch(fr_limiter *l)
             uv_timer_start(l->timer, on_timer, wait, 0);
             break;
         }
-        fr_limiter_wait *w = l->head;
+        fr_limiter_wait *w = next_waiter(l);
+        if (w->cls)
+            w->cls->served = ++l->serves;
         unlink_wait(l, w);
         l->active++;
         fr_limiter_cb cb = w->cb;
@@ -207,16 +251,24 @@ static void dispatch(fr_limiter *l)
 
 int fr_limiter_acquire(fr_limiter *l, fr_limiter_cb cb, void *arg, fr_limiter_wait **out)
 {
+    return fr_limiter_acquire_cls(l, NULL, cb, arg, out);
+}
+
+int fr_limiter_acquire_cls(fr_limiter *l, fr_limiter *cls, fr_limiter_cb cb, void *arg, fr_limiter_wait **out)
+{
     if (out)
         *out = NULL;
     if (!l->head && l->active < l->concurrency && take(l) == 0) {
         l->active++;
+        if (cls)
+            cls->served = ++l->serves;
         return 1;
     }
     fr_limiter_wait *w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
     w->l = l;
+    w->cls = cls;
     w->cb = cb;
     w->arg = arg;
     w->prev = l->tail;

@@ -785,6 +785,61 @@ static void test_limiter_adaptive(void **state)
     assert_true(adaptive * 2 < plain);
 }
 
+/* A service limiter shared by operations: a backlog of one operation does
+ * not hold up another; waiting classes are served in turn. */
+struct fair_grant {
+    int *order;
+    int *n;
+    int cls;
+    fr_limiter *svc;
+};
+
+static void fair_granted(void *arg)
+{
+    struct fair_grant *g = arg;
+    g->order[(*g->n)++] = g->cls;
+    fr_limiter_release(g->svc);
+}
+
+static void test_limiter_fair_between_operations(void **state)
+{
+    (void)state;
+    static struct retry_srv rs;
+    memset(&rs, 0, sizeof(rs));
+    env e;
+    env_init(&e, retry_handler, &rs, NULL);
+    enum { NA = 40, NB = 5 };
+    fr_limiter *svc, *op_a, *op_b;
+    assert_int_equal(fr_limiter_new(&svc, &e.loop, "svc", 200, 1, 100), 0);
+    assert_int_equal(fr_limiter_new(&op_a, &e.loop, "svc.A", 1000, 1000, INT32_MAX), 0);
+    assert_int_equal(fr_limiter_new(&op_b, &e.loop, "svc.B", 1000, 1000, INT32_MAX), 0);
+    static int order[NA + NB];
+    static struct fair_grant g[NA + NB];
+    int n = 0;
+    fr_limiter_wait *w;
+    for (int i = 0; i < NA + NB; i++) {
+        g[i] = (struct fair_grant){order, &n, i < NA ? 0 : 1, svc};
+        int rc = fr_limiter_acquire_cls(svc, i < NA ? op_a : op_b, fair_granted, &g[i], &w);
+        if (rc == 1)
+            fair_granted(&g[i]);
+        else
+            assert_int_equal(rc, 0);
+    }
+    assert_true(run_until(&e, &n, NA + NB, 5000));
+    /* B's five came in behind A's forty, yet all were served among the first
+     * dozen grants (alternating with A) */
+    int last_b = -1;
+    for (int i = 0; i < NA + NB; i++)
+        if (order[i] == 1)
+            last_b = i;
+    print_message("    40 queued for A, then 5 for B: B's last grant was #%d of 45\n", last_b + 1);
+    assert_true(last_b < 12);
+    fr_limiter_close(op_a);
+    fr_limiter_close(op_b);
+    fr_limiter_close(svc);
+    env_finish(&e);
+}
+
 struct lim_obs {
     fr_limiter *lim;
     int max_active;
@@ -1313,6 +1368,7 @@ int main(void)
         cmocka_unit_test(test_limiter_token_bucket),
         cmocka_unit_test(test_limiter_concurrency),
         cmocka_unit_test(test_limiter_adaptive),
+        cmocka_unit_test(test_limiter_fair_between_operations),
         cmocka_unit_test(test_http_cancel),
         cmocka_unit_test(test_call_cancel),
         cmocka_unit_test(test_call_cancel_in_done),
