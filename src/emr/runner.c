@@ -314,6 +314,22 @@ static void ev_fire(struct run *r, fr_emr_wf_event_type t, const char *detail)
     feed(r, &ev);
 }
 
+static void ev_fire_version(struct run *r, fr_emr_wf_event_type t, int64_t version)
+{
+    fr_emr_wf_event ev;
+    ev_init(&ev, t);
+    ev.version = version;
+    feed(r, &ev);
+}
+
+static void ev_fire_cluster(struct run *r, fr_emr_wf_event_type t, const char *cluster_id)
+{
+    fr_emr_wf_event ev;
+    ev_init(&ev, t);
+    fr_strlcpy(ev.cluster_id, cluster_id, sizeof(ev.cluster_id));
+    feed(r, &ev);
+}
+
 /* ---- proposals expire ---- */
 
 /* When a proposal stops being approvable: its creation + emr.proposal_ttl
@@ -602,10 +618,7 @@ static void on_backup(const fr_aws_result *res, void *arg)
     fr_emr_rewrite_free(&rw);
     step_detail(r, "version %lld", (long long)version);
     log_line(r, "info", "Backed up parameter store config (version %lld)", (long long)version);
-    fr_emr_wf_event ev;
-    ev_init(&ev, FR_EMR_EV_BACKUP_DONE);
-    ev.version = version;
-    feed(r, &ev);
+    ev_fire_version(r, FR_EMR_EV_BACKUP_DONE, version);
 }
 
 /* MODIFY */
@@ -644,10 +657,7 @@ static void on_put(const fr_aws_result *res, void *arg)
         log_line(r, "info", "Set GravitonAmi: %s -> %s", json_is_true(json_object_get(gv, "from")) ? "true" : "false",
                  json_is_true(json_object_get(gv, "to")) ? "true" : "false");
     step_detail(r, "version %lld", (long long)version);
-    fr_emr_wf_event ev;
-    ev_init(&ev, FR_EMR_EV_MODIFY_DONE);
-    ev.version = version;
-    feed(r, &ev);
+    ev_fire_version(r, FR_EMR_EV_MODIFY_DONE, version);
 }
 
 /* CREATE */
@@ -801,10 +811,7 @@ static void on_revert_read(const fr_aws_result *res, void *arg)
         log_line(r, "error",
                  "CONFLICT: %s was changed by someone else (version %lld); it was not overwritten", r->path,
                  (long long)cv);
-        fr_emr_wf_event ev;
-        ev_init(&ev, FR_EMR_EV_REVERT_CONFLICT);
-        ev.version = cv;
-        feed(r, &ev);
+        ev_fire_version(r, FR_EMR_EV_REVERT_CONFLICT, cv);
         return;
     }
     /* Sent once: a resend after a lost answer could land after someone
@@ -893,21 +900,20 @@ static void on_find_types(const fr_aws_result *res, void *arg)
         groups = json_object_get(res->json, "InstanceGroups");
     int m = find_types_match(r, groups);
     if (m == 0) {
-        fr_emr_wf_event ev;
-        ev_init(&ev, FR_EMR_EV_CLUSTER_MISMATCH);
-        fr_strlcpy(ev.cluster_id, r->test_id, sizeof(ev.cluster_id));
-        feed(r, &ev);
+        char id[32];
+        fr_strlcpy(id, r->test_id, sizeof(id));
+        ev_fire_cluster(r, FR_EMR_EV_CLUSTER_MISMATCH, id);
         if (r->finished)
             return;
         if (r->wf.state != FR_EMR_WF_WAIT) { /* the Lambda's own cluster, wrong: the run stops waiting */
-            log_line(r, "error", "Cluster %s does not carry the recommended types", ev.cluster_id);
+            log_line(r, "error", "Cluster %s does not carry the recommended types", id);
             poll_stop(r);
             return;
         }
         /* not the test cluster: left alone, and never taken for it */
         log_line(r, "warn", "Cluster %s of that name carries other instance types: not the test cluster, left alone",
-                 ev.cluster_id);
-        json_array_append_new(r->not_ours, json_string(ev.cluster_id));
+                 id);
+        json_array_append_new(r->not_ours, json_string(id));
         json_object_set(r->rec, "other_clusters", r->not_ours);
         r->test_id[0] = '\0';
         json_object_set_new(r->rec, "test_cluster_id", json_null());
@@ -1048,10 +1054,7 @@ static void on_find_list(const fr_aws_result *res, void *arg)
     else
         log_line(r, "info", "Cluster %s created", best);
     r->wait_line = -1;
-    fr_emr_wf_event ev;
-    ev_init(&ev, FR_EMR_EV_CLUSTER_FOUND);
-    fr_strlcpy(ev.cluster_id, best, sizeof(ev.cluster_id));
-    feed(r, &ev);
+    ev_fire_cluster(r, FR_EMR_EV_CLUSTER_FOUND, best);
     poll_schedule(r);
 }
 
