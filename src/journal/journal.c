@@ -65,12 +65,25 @@ void fr_journal_free(fr_journal *j)
 
 int fr_run_create(fr_journal *j, const char *kind, const json_t *record, int64_t now_ms, char id[FR_RUN_ID_MAX])
 {
-    char ts[32], rnd[7];
+    /* r-20261122T103100-042a7f: the creation time to the millisecond (the
+     * last part starts with the 3 millisecond digits, then 3 random hex),
+     * so ids sort in creation order; an id already taken draws again. */
+    char ts[32], rnd[5];
     fr_time_amz(ts, sizeof(ts), now_ms); /* 20261122T103100Z */
     ts[15] = '\0';                       /* drop the Z */
-    if (fr_rand_hex(rnd, 3) != 0)
-        return -EIO;
-    snprintf(id, FR_RUN_ID_MAX, "r-%s-%s", ts, rnd);
+    int ms = (int)(((now_ms % 1000) + 1000) % 1000);
+    for (int attempt = 0;; attempt++) {
+        if (fr_rand_hex(rnd, 2) != 0)
+            return -EIO;
+        rnd[3] = '\0';
+        snprintf(id, FR_RUN_ID_MAX, "r-%s-%03d%s", ts, ms, rnd);
+        json_t *taken = fr_run_get(j, id);
+        if (!taken)
+            break;
+        json_decref(taken);
+        if (attempt == 16)
+            return -EEXIST;
+    }
     json_t *r = record ? json_deep_copy(record) : json_object();
     if (!r)
         return -ENOMEM;

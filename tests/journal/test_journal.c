@@ -110,6 +110,38 @@ static void test_runs_and_entries(void **state)
     fr_store_close(st);
 }
 
+/* Runs created within one second still list in creation order (the id
+ * carries the milliseconds), and no two runs share an id, even when many
+ * are created in the same millisecond. */
+static void test_ids_order_within_a_second(void **state)
+{
+    (void)state;
+    fr_store *st = open_store();
+    fr_journal *j;
+    assert_int_equal(fr_journal_new(&j, st), 0);
+    enum { N = 40 };
+    char ids[N][FR_RUN_ID_MAX];
+    int64_t base = 1795000000000; /* 2026-11-18T...:00.000Z */
+    for (int i = 0; i < N; i++)
+        assert_int_equal(fr_run_create(j, "order", NULL, base + 7 + i * 23, ids[i]), 0);
+    char same[300][FR_RUN_ID_MAX];
+    for (int i = 0; i < 300; i++) /* one millisecond, later than all the above */
+        assert_int_equal(fr_run_create(j, "order", NULL, base + 999, same[i]), 0);
+    for (int i = 0; i < 300; i++)
+        for (int k = 0; k < i; k++)
+            assert_string_not_equal(same[i], same[k]);
+    assert_int_equal(fr_store_commit(st), 0);
+    json_t *list = fr_run_list(j, "order", 300 + N);
+    assert_int_equal(json_array_size(list), 300 + N);
+    for (int i = 0; i < N; i++) /* newest first: the 300 of the last millisecond, then these backwards */
+        assert_string_equal(json_string_value(json_object_get(json_array_get(list, 300 + i), "id")), ids[N - 1 - i]);
+    assert_memory_equal(ids[0], "r-", 2);
+    assert_int_equal(strlen(ids[0]), strlen("r-20261118T000000-007abc"));
+    json_decref(list);
+    fr_journal_free(j);
+    fr_store_close(st);
+}
+
 static void test_crash_hook(void **state)
 {
     pid_t pid = fork();
@@ -155,6 +187,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runs_and_entries),
+        cmocka_unit_test(test_ids_order_within_a_second),
         cmocka_unit_test(test_crash_hook),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
