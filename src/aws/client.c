@@ -753,7 +753,7 @@ int fr_aws_new(fr_aws **out, uv_loop_t *loop, fr_http *http, const fr_config *cf
         .timeout_ms = cfg->http_timeout_ms,
     };
     /* The profile gives the region, the region gives the STS endpoint that
-     * web identity needs: create the provider, then tell it. */
+     * web identity and AssumeRole need: create the provider, then tell it. */
     int rc = fr_cred_provider_new(&a->cred, loop, http, &co, err, errlen);
     if (rc) {
         free(a);
@@ -775,7 +775,8 @@ int fr_aws_new(fr_aws **out, uv_loop_t *loop, fr_http *http, const fr_config *cf
         free(a);
         return rc;
     }
-    fr_cred_set_sts(a->cred, a->ep[FR_SVC_STS].url, a->ep[FR_SVC_STS].host_header);
+    fr_cred_set_sts(a->cred, a->ep[FR_SVC_STS].url, a->ep[FR_SVC_STS].host_header,
+                    a->ep[FR_SVC_STS].signing_region);
     for (int s = 0; s < FR_SVC__COUNT; s++) {
         const fr_svc_limits *l = &cfg->svc[s];
         fr_limiter_new(&a->lim[s], loop, fr_svc_name((enum fr_aws_svc)s), l->rate, l->burst, (int)l->concurrency);

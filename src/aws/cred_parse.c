@@ -1,5 +1,5 @@
 /* Credential values, their expiry, and the credential answers of the
- * container endpoint, IMDS and STS (pure). */
+ * container endpoint, IMDS, STS and credential_process (pure). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,4 +157,147 @@ int fr_cred_parse_sts(const char *body, size_t len, fr_aws_creds *out, char *err
         snprintf(err, errlen, "STS answer <%s>: %s", name, why);
     json_decref(root);
     return rc;
+}
+
+int fr_cred_parse_process(const char *out, size_t len, fr_aws_creds *creds, char *err, size_t errlen)
+{
+    memset(creds, 0, sizeof(*creds));
+    if (len > FR_CRED_PROCESS_MAX_OUTPUT) {
+        snprintf(err, errlen, "output is larger than %u bytes", FR_CRED_PROCESS_MAX_OUTPUT);
+        return FR_EPARSE;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(out, len, 0, &je);
+    if (!j) {
+        /* je.text quotes the text near the error: it may be a secret */
+        snprintf(err, errlen, "output is not JSON (line %d, column %d)", je.line, je.column);
+        return FR_EPARSE;
+    }
+    int rc = FR_EPARSE;
+    const char *why = NULL;
+    json_t *version = json_object_get(j, "Version");
+    json_t *akid = json_object_get(j, "AccessKeyId"), *secret = json_object_get(j, "SecretAccessKey");
+    json_t *token = json_object_get(j, "SessionToken"), *exp = json_object_get(j, "Expiration");
+    if (!json_is_object(j))
+        why = "output is not a JSON object";
+    else if (!version)
+        why = "output has no Version (must be 1)";
+    else if (!json_is_integer(version) || json_integer_value(version) != 1) {
+        if (json_is_integer(version))
+            snprintf(err, errlen, "unsupported Version %" JSON_INTEGER_FORMAT " (only 1 is defined)",
+                     json_integer_value(version));
+        else
+            snprintf(err, errlen, "Version must be the number 1");
+    } else if (!json_is_string(akid) || json_string_length(akid) == 0)
+        why = "output has no AccessKeyId";
+    else if (!json_is_string(secret) || json_string_length(secret) == 0)
+        why = "output has no SecretAccessKey";
+    else if (token && !json_is_null(token) && !json_is_string(token))
+        why = "SessionToken is not a string";
+    else if (exp && !json_is_null(exp) && !json_is_string(exp))
+        why = "Expiration is not an ISO 8601 string";
+    else {
+        char msg[200] = "";
+        rc = take(creds, json_string_value(akid), json_string_value(secret), json_string_value(token),
+                  json_string_value(exp), msg, sizeof(msg));
+        if (rc == FR_EPARSE)
+            snprintf(err, errlen, "Expiration is not an ISO 8601 time");
+    }
+    if (why)
+        snprintf(err, errlen, "%s", why);
+    json_decref(j);
+    return rc;
+}
+
+void fr_cred_argv_free(char **argv)
+{
+    if (!argv)
+        return;
+    for (char **a = argv; *a; a++)
+        free(*a);
+    free(argv);
+}
+
+static int push_word(char ***argv, size_t *n, size_t *cap, fr_buf *w)
+{
+    if (*n + 2 > *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        char **v = realloc(*argv, nc * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        *argv = v;
+        *cap = nc;
+    }
+    char *word = fr_buf_steal(w);
+    if (!word)
+        return -ENOMEM;
+    (*argv)[(*n)++] = word;
+    (*argv)[*n] = NULL;
+    return 0;
+}
+
+int fr_cred_split_command(const char *cmd, char ***argv, size_t *argc, char *err, size_t errlen)
+{
+    *argv = NULL;
+    *argc = 0;
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    fr_buf w = FR_BUF_INIT;
+    bool in_word = false;
+    char quote = 0;
+    int rc = 0;
+    for (const char *p = cmd ? cmd : ""; *p && rc == 0; p++) {
+        char ch = *p;
+        if (quote == '\'') {
+            if (ch == '\'')
+                quote = 0;
+            else
+                rc = fr_buf_putc(&w, ch);
+        } else if (quote == '"') {
+            if (ch == '"')
+                quote = 0;
+            else if (ch == '\\' && (p[1] == '"' || p[1] == '\\'))
+                rc = fr_buf_putc(&w, *++p);
+            else
+                rc = fr_buf_putc(&w, ch);
+        } else if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+            if (in_word)
+                rc = push_word(&v, &n, &cap, &w);
+            in_word = false;
+        } else {
+            in_word = true;
+            if (ch == '\'' || ch == '"') {
+                quote = ch; /* the word exists even if the quotes are empty: '' is an empty argument */
+            } else if (ch == '\\') {
+                if (!p[1]) {
+                    snprintf(err, errlen, "credential_process: a backslash ends the command");
+                    rc = FR_EPARSE;
+                } else {
+                    rc = fr_buf_putc(&w, *++p);
+                }
+            } else {
+                rc = fr_buf_putc(&w, ch);
+            }
+        }
+    }
+    if (rc == 0 && quote) {
+        snprintf(err, errlen, "credential_process: no closing quotation (%c)", quote);
+        rc = FR_EPARSE;
+    }
+    if (rc == 0 && in_word)
+        rc = push_word(&v, &n, &cap, &w);
+    if (rc == 0 && n == 0) {
+        snprintf(err, errlen, "credential_process is empty");
+        rc = FR_EPARSE;
+    }
+    fr_buf_free(&w);
+    if (rc) {
+        if (rc == -ENOMEM)
+            snprintf(err, errlen, "out of memory");
+        fr_cred_argv_free(v);
+        return rc;
+    }
+    *argv = v;
+    *argc = n;
+    return 0;
 }

@@ -1,5 +1,5 @@
 /* ~/.aws/credentials and ~/.aws/config (pure): the INI flavour botocore
- * reads through configparser, and profile lookup. */
+ * reads through configparser, profile lookup, and assume-role chains. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,8 +218,10 @@ int fr_aws_ini_parse(const char *text, size_t len, const char *fname, fr_aws_ini
 
 void fr_aws_profile_clear(fr_aws_profile *p)
 {
-    char **fields[] = {&p->region,   &p->access_key_id,           &p->secret_access_key, &p->session_token,
-                       &p->role_arn, &p->web_identity_token_file, &p->role_session_name, &p->unsupported};
+    char **fields[] = {&p->region,         &p->access_key_id,     &p->secret_access_key,       &p->session_token,
+                       &p->role_arn,       &p->web_identity_token_file, &p->role_session_name, &p->source_profile,
+                       &p->credential_source, &p->credential_process, &p->external_id,     &p->mfa_serial,
+                       &p->duration_seconds, &p->unsupported};
     for (size_t i = 0; i < FR_ARRAY_SIZE(fields); i++) {
         if (*fields[i]) {
             memset(*fields[i], 0, strlen(*fields[i]));
@@ -268,8 +270,13 @@ int fr_aws_profile_from_ini(const fr_aws_ini *credentials, const fr_aws_ini *con
     pick(&out->role_arn, credentials, config, cred_sec, conf_sec, "role_arn");
     pick(&out->web_identity_token_file, credentials, config, cred_sec, conf_sec, "web_identity_token_file");
     pick(&out->role_session_name, credentials, config, cred_sec, conf_sec, "role_session_name");
-    static const char *const unsupported[] = {"source_profile", "credential_source", "credential_process",
-                                              "sso_session",    "sso_start_url",     "login_session"};
+    pick(&out->source_profile, credentials, config, cred_sec, conf_sec, "source_profile");
+    pick(&out->credential_source, credentials, config, cred_sec, conf_sec, "credential_source");
+    pick(&out->credential_process, credentials, config, cred_sec, conf_sec, "credential_process");
+    pick(&out->external_id, credentials, config, cred_sec, conf_sec, "external_id");
+    pick(&out->mfa_serial, credentials, config, cred_sec, conf_sec, "mfa_serial");
+    pick(&out->duration_seconds, credentials, config, cred_sec, conf_sec, "duration_seconds");
+    static const char *const unsupported[] = {"sso_session", "sso_start_url", "login_session"};
     for (size_t i = 0; i < FR_ARRAY_SIZE(unsupported) && !out->unsupported; i++) {
         char *tmp = NULL;
         pick(&tmp, credentials, config, cred_sec, conf_sec, unsupported[i]);
@@ -278,5 +285,212 @@ int fr_aws_profile_from_ini(const fr_aws_ini *credentials, const fr_aws_ini *con
             out->unsupported = fr_strdup(unsupported[i]);
         }
     }
+    return 0;
+}
+
+/* ---- assume-role chains ---- */
+
+bool fr_aws_profile_assumes_role(const fr_aws_profile *p)
+{
+    return p->role_arn && !p->web_identity_token_file && (p->source_profile || p->credential_source);
+}
+
+static bool has_static(const fr_aws_profile *p)
+{
+    return p->access_key_id || p->secret_access_key;
+}
+
+void fr_aws_role_chain_clear(fr_aws_role_chain *c)
+{
+    for (size_t i = 0; i < FR_ARRAY_SIZE(c->hop); i++) {
+        free(c->hop[i].role_arn);
+        free(c->hop[i].role_session_name);
+        free(c->hop[i].external_id);
+    }
+    fr_aws_profile_clear(&c->base_profile);
+    memset(c, 0, sizeof(*c));
+}
+
+/* The hop profile p describes (it has role_arn). */
+static int role_hop(const fr_aws_profile *p, fr_aws_role_hop *h, char *err, size_t errlen)
+{
+    memset(h, 0, sizeof(*h));
+    if (!p->role_arn) {
+        snprintf(err, errlen, "profile '%s' is a source_profile without credentials (no keys, role_arn, "
+                              "credential_process or web_identity_token_file)", p->name);
+        return FR_ECONFIG;
+    }
+    if (p->source_profile && p->credential_source) {
+        snprintf(err, errlen, "profile '%s' has both source_profile and credential_source; use one", p->name);
+        return FR_ECONFIG;
+    }
+    if (!p->source_profile && !p->credential_source) {
+        snprintf(err, errlen, "profile '%s' has role_arn but neither source_profile nor credential_source",
+                 p->name);
+        return FR_ECONFIG;
+    }
+    if (p->mfa_serial) {
+        snprintf(err, errlen, "profile '%s': mfa_serial needs an interactive prompt; not supported by a daemon",
+                 p->name);
+        return FR_ECONFIG;
+    }
+    if (p->duration_seconds) {
+        int64_t d;
+        if (fr_parse_i64(p->duration_seconds, &d) != 0 || d < 900 || d > 43200) {
+            snprintf(err, errlen, "profile '%s': duration_seconds must be a number of seconds from 900 to 43200",
+                     p->name);
+            return FR_ECONFIG;
+        }
+        h->duration_s = (int)d;
+    }
+    fr_strlcpy(h->profile, p->name, sizeof(h->profile));
+    h->role_arn = fr_strdup(p->role_arn);
+    h->role_session_name = p->role_session_name ? fr_strdup(p->role_session_name) : NULL;
+    h->external_id = p->external_id ? fr_strdup(p->external_id) : NULL;
+    if (!h->role_arn || (p->role_session_name && !h->role_session_name) || (p->external_id && !h->external_id))
+        return -ENOMEM;
+    return 0;
+}
+
+static void path_text(char visited[][128], size_t n, const char *last, char *out, size_t outlen)
+{
+    fr_buf b = FR_BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        fr_buf_printf(&b, "%s -> ", visited[i]);
+    fr_buf_puts(&b, last);
+    fr_strlcpy(out, fr_buf_cstr(&b), outlen);
+    fr_buf_free(&b);
+}
+
+/* The base credentials of source profile src (not itself a role to assume):
+ * botocore's profile chain order, web identity, then keys, then a process. */
+static int source_base(fr_aws_role_chain *c, const fr_aws_profile *src, char *err, size_t errlen)
+{
+    if (src->role_arn && src->web_identity_token_file) {
+        c->base = FR_CRED_BASE_WEB_IDENTITY;
+        return 0;
+    }
+    if (src->unsupported && !has_static(src)) {
+        snprintf(err, errlen, "source profile '%s' uses %s, which frugal does not support; bridge it with "
+                              "credential_process = aws configure export-credentials --profile %s --format process",
+                 src->name, src->unsupported, src->name);
+        return FR_ECONFIG;
+    }
+    if (has_static(src)) {
+        if (!src->access_key_id || !src->secret_access_key) {
+            snprintf(err, errlen, "source profile '%s' has only one of aws_access_key_id / aws_secret_access_key",
+                     src->name);
+            return FR_ECONFIG;
+        }
+        c->base = FR_CRED_BASE_STATIC;
+        return 0;
+    }
+    if (src->credential_process) {
+        c->base = FR_CRED_BASE_PROCESS;
+        return 0;
+    }
+    snprintf(err, errlen, "source profile '%s' has no credentials (no keys, credential_process, web identity or "
+                          "role)", src->name);
+    return FR_ECONFIG;
+}
+
+int fr_aws_role_chain_resolve(const fr_aws_ini *credentials, const fr_aws_ini *config, const char *name,
+                              fr_aws_role_chain *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    /* visited[0] is the profile asked for; hops are found outermost first */
+    char visited[FR_AWS_MAX_ROLE_HOPS + 1][128];
+    size_t nvisited = 0;
+    fr_aws_role_hop rev[FR_AWS_MAX_ROLE_HOPS];
+    memset(rev, 0, sizeof(rev));
+    size_t n = 0;
+    fr_aws_profile cur, src;
+    memset(&src, 0, sizeof(src));
+    int rc = fr_aws_profile_from_ini(credentials, config, name, &cur);
+    if (rc == 0 && !cur.found) {
+        snprintf(err, errlen, "AWS profile '%s' does not exist", name ? name : "default");
+        rc = FR_ECONFIG;
+    }
+    if (rc == 0)
+        fr_strlcpy(visited[nvisited++], cur.name, sizeof(visited[0]));
+    while (rc == 0) {
+        if (n == FR_AWS_MAX_ROLE_HOPS) {
+            char path[300];
+            path_text(visited, nvisited - 1, visited[nvisited - 1], path, sizeof(path));
+            snprintf(err, errlen, "role chain longer than %d hops: %s", FR_AWS_MAX_ROLE_HOPS, path);
+            rc = FR_ECONFIG;
+            break;
+        }
+        if ((rc = role_hop(&cur, &rev[n], err, errlen)) != 0)
+            break;
+        n++;
+        if (cur.credential_source) {
+            const char *cs = cur.credential_source;
+            if (strcmp(cs, "Environment") == 0)
+                out->base = FR_CRED_BASE_ENV;
+            else if (strcmp(cs, "Ec2InstanceMetadata") == 0)
+                out->base = FR_CRED_BASE_IMDS;
+            else if (strcmp(cs, "EcsContainer") == 0)
+                out->base = FR_CRED_BASE_CONTAINER;
+            else {
+                snprintf(err, errlen, "profile '%s': credential_source '%.64s' is not one of Environment, "
+                                      "Ec2InstanceMetadata, EcsContainer", cur.name, cs);
+                rc = FR_ECONFIG;
+            }
+            break;
+        }
+        const char *sname = cur.source_profile;
+        bool seen = false;
+        for (size_t i = 0; i < nvisited; i++)
+            seen = seen || strcmp(visited[i], sname) == 0;
+        if ((rc = fr_aws_profile_from_ini(credentials, config, sname, &src)) != 0)
+            break;
+        if (!src.found) {
+            snprintf(err, errlen, "profile '%s': source_profile '%s' does not exist", cur.name, sname);
+            rc = FR_ECONFIG;
+            break;
+        }
+        if (seen) {
+            /* A profile may source its own static keys (the first hop only:
+             * deeper down its keys win before its role is considered). */
+            if (strcmp(sname, cur.name) == 0 && has_static(&src)) {
+                fr_aws_profile_clear(&cur);
+                rc = source_base(out, &src, err, errlen);
+                break;
+            }
+            char path[300];
+            path_text(visited, nvisited, sname, path, sizeof(path));
+            snprintf(err, errlen, "source_profile loop: %s", path);
+            rc = FR_ECONFIG;
+            break;
+        }
+        fr_strlcpy(visited[nvisited++], src.name, sizeof(visited[0]));
+        fr_aws_profile_clear(&cur);
+        if (has_static(&src) || !(src.role_arn && !src.web_identity_token_file)) {
+            rc = source_base(out, &src, err, errlen);
+            break;
+        }
+        cur = src; /* a role sourced from yet another profile */
+        memset(&src, 0, sizeof(src));
+    }
+    fr_aws_profile_clear(&cur);
+    if (rc) {
+        fr_aws_profile_clear(&src);
+        for (size_t i = 0; i < FR_ARRAY_SIZE(rev); i++) {
+            free(rev[i].role_arn);
+            free(rev[i].role_session_name);
+            free(rev[i].external_id);
+        }
+        memset(out, 0, sizeof(*out));
+        return rc;
+    }
+    if (out->base == FR_CRED_BASE_STATIC || out->base == FR_CRED_BASE_WEB_IDENTITY ||
+        out->base == FR_CRED_BASE_PROCESS)
+        out->base_profile = src;
+    else
+        fr_aws_profile_clear(&src);
+    for (size_t i = 0; i < n; i++)
+        out->hop[i] = rev[n - 1 - i];
+    out->nhops = n;
     return 0;
 }

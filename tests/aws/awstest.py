@@ -9,7 +9,8 @@
   Lambda's double-encoded ARN paths), answers each protocol in its real wire
   shape, injects throttling / 5xx / malformed answers per operation, and
   serves IMDSv2, the container credential endpoint and STS
-  AssumeRoleWithWebIdentity.
+  AssumeRoleWithWebIdentity and AssumeRole (signed, verified like every
+  other call; each issued key is recorded with who signed for it).
 """
 import datetime
 import email.utils
@@ -211,7 +212,10 @@ class AwsStub:
         self.imds = {"role": "frugal-role", "v2": True, "lifetime": 3600, "lifetimes": [], "hang": False, "fail": 0}
         self.container = {"path": "/creds/abc", "token": None, "lifetime": 3600, "lifetimes": [], "fail": 0}
         self.web_identity = {"token": None, "lifetime": 3600, "lifetimes": []}
-        self.cred_fetches = {"imds": 0, "container": 0, "sts": 0, "imds_token": 0}
+        self.assume_role = {"lifetime": 3600, "lifetimes": []}
+        self.cred_fetches = {"imds": 0, "container": 0, "sts": 0, "imds_token": 0, "assume_role": 0}
+        self.issued = []   # {"by": "imds" | "container" | "web-identity" | "assume-role", "akid", "token"}
+        self.assumed = []  # AssumeRole calls: {"params", "signer", "token_header", "issued"}
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -280,12 +284,14 @@ class AwsStub:
         with self.lock:
             return conf["lifetimes"].pop(0) if conf["lifetimes"] else conf["lifetime"]
 
-    def issue(self, lifetime, prefix="ASIA"):
+    def issue(self, lifetime, prefix="ASIA", by=None):
         akid = prefix + secrets.token_hex(8).upper()
         secret = secrets.token_urlsafe(30)
         token = secrets.token_urlsafe(60)
         exp = time.time() + lifetime
         self.add_key(akid, secret, token, exp)
+        with self.lock:
+            self.issued.append({"by": by, "akid": akid, "token": token})
         return {"AccessKeyId": akid, "SecretAccessKey": secret, "Token": token, "Expiration": iso(exp)}
 
     def env(self, akid="AKIDSTUB0000000000", secret="stub-secret", extra=None):
@@ -423,7 +429,7 @@ class AwsStub:
         if h.path == base + self.imds["role"]:
             with self.lock:
                 self.cred_fetches["imds"] += 1
-            c = self.issue(self.lifetime(self.imds))
+            c = self.issue(self.lifetime(self.imds), by="imds")
             c.update({"Code": "Success", "LastUpdated": iso(time.time()), "Type": "AWS-HMAC"})
             return Reply(200, json.dumps(c, indent=2))
         return Reply(404, "")
@@ -437,7 +443,7 @@ class AwsStub:
             return Reply(403, json.dumps({"code": "AccessDenied"}))
         with self.lock:
             self.cred_fetches["container"] += 1
-        c = self.issue(self.lifetime(self.container))
+        c = self.issue(self.lifetime(self.container), by="container")
         return Reply(200, json.dumps(c))
 
     # ---- services
@@ -571,7 +577,7 @@ class AwsStub:
             return error_reply("sts", "InvalidIdentityToken", "token rejected")
         with self.lock:
             self.cred_fetches["sts"] += 1
-        c = self.issue(self.lifetime(self.web_identity))
+        c = self.issue(self.lifetime(self.web_identity), by="web-identity")
         return Reply(200, '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
                      '<AssumeRoleWithWebIdentityResult><SubjectFromWebIdentityToken>sub</SubjectFromWebIdentityToken>'
                      '<AssumedRoleUser><Arn>%s/%s</Arn><AssumedRoleId>AROA:%s</AssumedRoleId></AssumedRoleUser>'
@@ -581,6 +587,35 @@ class AwsStub:
                      '</AssumeRoleWithWebIdentityResponse>'
                      % (p.get("RoleArn"), p.get("RoleSessionName"), p.get("RoleSessionName"), c["AccessKeyId"],
                         c["SecretAccessKey"], c["Token"], c["Expiration"]), {"Content-Type": "text/xml"})
+
+    def op_sts_AssumeRole(self, h, p, body):
+        # reached only with a signature botocore accepted (route() checks it)
+        dur = p.get("DurationSeconds")
+        if dur is not None and not (dur.isdigit() and 900 <= int(dur) <= 43200):
+            return error_reply("sts", "ValidationError", "1 validation error detected: Value '%s' at "
+                               "'durationSeconds' failed to satisfy constraint" % dur)
+        if not p.get("RoleArn") or not p.get("RoleSessionName"):
+            return error_reply("sts", "MissingParameter", "RoleArn and RoleSessionName are required")
+        with self.lock:
+            self.cred_fetches["assume_role"] += 1
+        c = self.issue(self.lifetime(self.assume_role), by="assume-role")
+        signer = h.headers.get("Authorization", "").split("Credential=")[1].split("/")[0]
+        with self.lock:
+            self.assumed.append({"params": dict(p), "signer": signer, "issued": c["AccessKeyId"],
+                                 "token_header": h.headers.get("X-Amz-Security-Token")})
+        sess = p["RoleSessionName"]
+        return Reply(200, '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">\n'
+                     '  <AssumeRoleResult>\n    <SourceIdentity/>\n    <AssumedRoleUser>\n'
+                     '      <AssumedRoleId>AROA3XFRBF535PLBIFPI4:%s</AssumedRoleId>\n'
+                     '      <Arn>%s</Arn>\n    </AssumedRoleUser>\n    <Credentials>\n'
+                     '      <AccessKeyId>%s</AccessKeyId>\n      <SecretAccessKey>%s</SecretAccessKey>\n'
+                     '      <SessionToken>%s</SessionToken>\n      <Expiration>%s</Expiration>\n'
+                     '    </Credentials>\n    <PackedPolicySize>6</PackedPolicySize>\n  </AssumeRoleResult>\n'
+                     '  <ResponseMetadata>\n    <RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId>\n'
+                     '  </ResponseMetadata>\n</AssumeRoleResponse>\n'
+                     % (sess, p["RoleArn"].replace(":role/", ":assumed-role/").replace("arn:aws:iam:", "arn:aws:sts:")
+                        + "/" + sess, c["AccessKeyId"], c["SecretAccessKey"], c["Token"], c["Expiration"]),
+                     {"Content-Type": "text/xml"})
 
     def op_lambda_Invoke(self, h, p, body):
         name = urllib.parse.unquote(h.path.split("/functions/", 1)[1].split("/invocations")[0])

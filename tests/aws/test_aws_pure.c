@@ -1,6 +1,7 @@
 /* Pure parts of the AWS client: endpoints and regions, request encoding,
  * XML to JSON, error parsing and retry classification, shared config
- * files, credential answers and expiry, CloudWatch batching. */
+ * files, assume-role chains, credential answers (credential_process
+ * output too) and expiry, CloudWatch batching. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -634,6 +635,353 @@ static void test_ini(void **state)
     }
 }
 
+/* ---- assume-role chains ---- */
+
+static int chain_resolve(const char *creds, const char *config, const char *name, fr_aws_role_chain *c,
+                         char *err, size_t errlen)
+{
+    fr_aws_ini *ci = NULL, *gi = NULL;
+    char e[200];
+    assert_int_equal(fr_aws_ini_parse(creds, strlen(creds), "credentials", &ci, e, sizeof(e)), 0);
+    assert_int_equal(fr_aws_ini_parse(config, strlen(config), "config", &gi, e, sizeof(e)), 0);
+    err[0] = '\0';
+    int rc = fr_aws_role_chain_resolve(ci, gi, name, c, err, errlen);
+    fr_aws_ini_free(ci);
+    fr_aws_ini_free(gi);
+    return rc;
+}
+
+static void test_role_chain(void **state)
+{
+    (void)state;
+    const char *creds = "[base]\n"
+                        "aws_access_key_id = AKIDBASE\n"
+                        "aws_secret_access_key = SECRETBASE\n"
+                        "[self]\n"
+                        "aws_access_key_id = AKIDSELF\n"
+                        "aws_secret_access_key = SECRETSELF\n"
+                        "[half]\n"
+                        "aws_access_key_id = AKIDHALF\n";
+    const char *config = "[profile one]\n"
+                         "role_arn = arn:aws:iam::1:role/one\n"
+                         "source_profile = base\n"
+                         "external_id = ext-1\n"
+                         "duration_seconds = 1800\n"
+                         "role_session_name = sess-one\n"
+                         "[profile two]\n"
+                         "role_arn = arn:aws:iam::1:role/two\n"
+                         "source_profile = one\n"
+                         "[profile self]\n"
+                         "role_arn = arn:aws:iam::1:role/self\n"
+                         "source_profile = self\n"
+                         "[profile envrole]\n"
+                         "role_arn = arn:aws:iam::1:role/env\n"
+                         "credential_source = Environment\n"
+                         "[profile imdsrole]\n"
+                         "role_arn = arn:aws:iam::1:role/imds\n"
+                         "credential_source = Ec2InstanceMetadata\n"
+                         "[profile ecsrole]\n"
+                         "role_arn = arn:aws:iam::1:role/ecs\n"
+                         "credential_source = EcsContainer\n"
+                         "[profile proc]\n"
+                         "credential_process = /bin/creds --x\n"
+                         "[profile viaproc]\n"
+                         "role_arn = arn:aws:iam::1:role/p\n"
+                         "source_profile = proc\n"
+                         "[profile wi]\n"
+                         "role_arn = arn:aws:iam::1:role/wi\n"
+                         "web_identity_token_file = /tok\n"
+                         "[profile viawi]\n"
+                         "role_arn = arn:aws:iam::1:role/afterwi\n"
+                         "source_profile = wi\n"
+                         /* errors */
+                         "[profile loopa]\n"
+                         "role_arn = arn:aws:iam::1:role/a\n"
+                         "source_profile = loopb\n"
+                         "[profile loopb]\n"
+                         "role_arn = arn:aws:iam::1:role/b\n"
+                         "source_profile = loopa\n"
+                         "[profile selfnokeys]\n"
+                         "role_arn = arn:aws:iam::1:role/s\n"
+                         "source_profile = selfnokeys\n"
+                         "[profile missing]\n"
+                         "role_arn = arn:aws:iam::1:role/m\n"
+                         "source_profile = nowhere\n"
+                         "[profile both]\n"
+                         "role_arn = arn:aws:iam::1:role/b\n"
+                         "source_profile = base\n"
+                         "credential_source = Environment\n"
+                         "[profile badsource]\n"
+                         "role_arn = arn:aws:iam::1:role/b\n"
+                         "credential_source = environment\n"
+                         "[profile mfa]\n"
+                         "role_arn = arn:aws:iam::1:role/b\n"
+                         "source_profile = base\n"
+                         "mfa_serial = arn:aws:iam::1:mfa/me\n"
+                         "[profile short]\n"
+                         "role_arn = arn:aws:iam::1:role/b\n"
+                         "source_profile = base\n"
+                         "duration_seconds = 899\n"
+                         "[profile long]\n"
+                         "role_arn = arn:aws:iam::1:role/b\n"
+                         "source_profile = base\n"
+                         "duration_seconds = 43201\n"
+                         "[profile nokeys]\n"
+                         "region = eu-west-1\n"
+                         "[profile empty]\n"
+                         "role_arn = arn:aws:iam::1:role/b\n"
+                         "source_profile = nokeys\n"
+                         "[profile halfsrc]\n"
+                         "role_arn = arn:aws:iam::1:role/b\n"
+                         "source_profile = half\n"
+                         "[profile sso]\n"
+                         "sso_session = corp\n"
+                         "[profile viasso]\n"
+                         "role_arn = arn:aws:iam::1:role/b\n"
+                         "source_profile = sso\n"
+                         "[profile norole]\n"
+                         "source_profile = base\n"
+                         "[profile viadangling]\n"
+                         "role_arn = arn:aws:iam::1:role/b\n"
+                         "source_profile = dangling\n"
+                         "[profile dangling]\n"
+                         "role_arn = arn:aws:iam::1:role/dangling\n"
+                         "[profile h1]\nrole_arn = arn:aws:iam::1:role/h1\nsource_profile = h2\n"
+                         "[profile h2]\nrole_arn = arn:aws:iam::1:role/h2\nsource_profile = h3\n"
+                         "[profile h3]\nrole_arn = arn:aws:iam::1:role/h3\nsource_profile = h4\n"
+                         "[profile h4]\nrole_arn = arn:aws:iam::1:role/h4\nsource_profile = base\n"
+                         "[profile h0]\nrole_arn = arn:aws:iam::1:role/h0\nsource_profile = h1\n";
+    fr_aws_role_chain c;
+    char err[300];
+
+    /* one hop from static keys, with every option */
+    assert_int_equal(chain_resolve(creds, config, "one", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.base, FR_CRED_BASE_STATIC);
+    assert_string_equal(c.base_profile.name, "base");
+    assert_string_equal(c.base_profile.access_key_id, "AKIDBASE");
+    assert_int_equal(c.nhops, 1);
+    assert_string_equal(c.hop[0].profile, "one");
+    assert_string_equal(c.hop[0].role_arn, "arn:aws:iam::1:role/one");
+    assert_string_equal(c.hop[0].external_id, "ext-1");
+    assert_string_equal(c.hop[0].role_session_name, "sess-one");
+    assert_int_equal(c.hop[0].duration_s, 1800);
+    fr_aws_role_chain_clear(&c);
+
+    /* two hops: innermost first */
+    assert_int_equal(chain_resolve(creds, config, "two", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.base, FR_CRED_BASE_STATIC);
+    assert_string_equal(c.base_profile.name, "base");
+    assert_int_equal(c.nhops, 2);
+    assert_string_equal(c.hop[0].role_arn, "arn:aws:iam::1:role/one");
+    assert_string_equal(c.hop[1].role_arn, "arn:aws:iam::1:role/two");
+    assert_null(c.hop[1].external_id);
+    assert_null(c.hop[1].role_session_name);
+    assert_int_equal(c.hop[1].duration_s, 0);
+    fr_aws_role_chain_clear(&c);
+
+    /* four hops is the limit, five is refused */
+    assert_int_equal(chain_resolve(creds, config, "h1", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.nhops, 4);
+    assert_string_equal(c.hop[0].profile, "h4");
+    assert_string_equal(c.hop[3].profile, "h1");
+    fr_aws_role_chain_clear(&c);
+    assert_int_equal(chain_resolve(creds, config, "h0", &c, err, sizeof(err)), FR_ECONFIG);
+    assert_non_null(strstr(err, "longer than 4 hops: h0 -> h1 -> h2 -> h3 -> h4"));
+    assert_int_equal(c.nhops, 0);
+
+    /* a profile sourcing its own keys */
+    assert_int_equal(chain_resolve(creds, config, "self", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.base, FR_CRED_BASE_STATIC);
+    assert_string_equal(c.base_profile.access_key_id, "AKIDSELF");
+    assert_int_equal(c.nhops, 1);
+    assert_string_equal(c.hop[0].role_arn, "arn:aws:iam::1:role/self");
+    fr_aws_role_chain_clear(&c);
+
+    /* credential_source */
+    static const struct {
+        const char *profile;
+        fr_aws_cred_base base;
+    } cs[] = {{"envrole", FR_CRED_BASE_ENV}, {"imdsrole", FR_CRED_BASE_IMDS}, {"ecsrole", FR_CRED_BASE_CONTAINER}};
+    for (size_t i = 0; i < FR_ARRAY_SIZE(cs); i++) {
+        assert_int_equal(chain_resolve(creds, config, cs[i].profile, &c, err, sizeof(err)), 0);
+        assert_int_equal(c.base, cs[i].base);
+        assert_int_equal(c.nhops, 1);
+        assert_false(c.base_profile.found);
+        fr_aws_role_chain_clear(&c);
+    }
+
+    /* a source profile with credential_process, or web identity */
+    assert_int_equal(chain_resolve(creds, config, "viaproc", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.base, FR_CRED_BASE_PROCESS);
+    assert_string_equal(c.base_profile.credential_process, "/bin/creds --x");
+    fr_aws_role_chain_clear(&c);
+    assert_int_equal(chain_resolve(creds, config, "viawi", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.base, FR_CRED_BASE_WEB_IDENTITY);
+    assert_string_equal(c.base_profile.role_arn, "arn:aws:iam::1:role/wi");
+    assert_int_equal(c.nhops, 1);
+    assert_string_equal(c.hop[0].role_arn, "arn:aws:iam::1:role/afterwi");
+    fr_aws_role_chain_clear(&c);
+
+    /* errors name the profile and the reason */
+    static const struct {
+        const char *profile;
+        const char *want;
+    } bad[] = {
+        {"loopa", "source_profile loop: loopa -> loopb -> loopa"},
+        {"selfnokeys", "source_profile loop: selfnokeys -> selfnokeys"},
+        {"missing", "profile 'missing': source_profile 'nowhere' does not exist"},
+        {"both", "profile 'both' has both source_profile and credential_source"},
+        {"badsource", "credential_source 'environment' is not one of Environment, Ec2InstanceMetadata"},
+        {"mfa", "mfa_serial needs an interactive prompt; not supported by a daemon"},
+        {"short", "duration_seconds must be a number of seconds from 900 to 43200"},
+        {"long", "duration_seconds must be a number of seconds from 900 to 43200"},
+        {"empty", "source profile 'nokeys' has no credentials"},
+        {"halfsrc", "source profile 'half' has only one of aws_access_key_id"},
+        {"viasso", "aws configure export-credentials --profile sso --format process"},
+        {"norole", "is a source_profile without credentials"},
+        {"viadangling", "profile 'dangling' has role_arn but neither source_profile nor credential_source"},
+        {"not-there", "AWS profile 'not-there' does not exist"},
+    };
+    for (size_t i = 0; i < FR_ARRAY_SIZE(bad); i++) {
+        assert_int_equal(chain_resolve(creds, config, bad[i].profile, &c, err, sizeof(err)), FR_ECONFIG);
+        if (!strstr(err, bad[i].want))
+            fail_msg("%s: got '%s', want '%s'", bad[i].profile, err, bad[i].want);
+        assert_int_equal(c.nhops, 0);
+        assert_null(c.base_profile.access_key_id);
+    }
+
+    /* which profiles are assume-role ones */
+    fr_aws_profile p;
+    memset(&p, 0, sizeof(p));
+    assert_false(fr_aws_profile_assumes_role(&p));
+    char arn[] = "arn", src[] = "base", tok[] = "/tok";
+    p.role_arn = arn;
+    assert_false(fr_aws_profile_assumes_role(&p)); /* needs a source */
+    p.source_profile = src;
+    assert_true(fr_aws_profile_assumes_role(&p));
+    p.web_identity_token_file = tok;
+    assert_false(fr_aws_profile_assumes_role(&p)); /* web identity instead */
+}
+
+/* ---- credential_process ---- */
+
+static void test_process_output(void **state)
+{
+    (void)state;
+    fr_aws_creds c;
+    char err[200];
+    const char *full = "{\"Version\": 1, \"AccessKeyId\": \"ASIAPROC\", \"SecretAccessKey\": \"sk\", "
+                       "\"SessionToken\": \"st\", \"Expiration\": \"2026-11-22T16:00:00+00:00\"}\n";
+    assert_int_equal(fr_cred_parse_process(full, strlen(full), &c, err, sizeof(err)), 0);
+    assert_string_equal(c.access_key_id, "ASIAPROC");
+    assert_string_equal(c.secret_access_key, "sk");
+    assert_string_equal(c.session_token, "st");
+    assert_int_equal(c.expiration_ms, 1795363200000LL);
+    fr_aws_creds_clear(&c);
+    /* no Expiration: never expires; no token: long-term keys */
+    const char *keys = "{\"Version\":1,\"AccessKeyId\":\"AKIDPROC\",\"SecretAccessKey\":\"sk\",\"Expiration\":null}";
+    assert_int_equal(fr_cred_parse_process(keys, strlen(keys), &c, err, sizeof(err)), 0);
+    assert_int_equal(c.expiration_ms, 0);
+    assert_null(c.session_token);
+    fr_aws_creds_clear(&c);
+
+    static const struct {
+        const char *out;
+        const char *want;
+    } bad[] = {
+        {"AKIDLEAKED secret-leaked", "output is not JSON (line 1, column"},
+        {"", "output is not JSON"},
+        {"{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"secret-leaked\"", "output is not JSON"},
+        {"[1, 2]", "output is not a JSON object"},
+        {"{\"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\"}", "output has no Version"},
+        {"{\"Version\": 2, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\"}", "unsupported Version 2"},
+        {"{\"Version\": \"1\", \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\"}", "Version must be the number 1"},
+        {"{\"Version\": 1, \"SecretAccessKey\": \"s\"}", "output has no AccessKeyId"},
+        {"{\"Version\": 1, \"AccessKeyId\": \"\", \"SecretAccessKey\": \"s\"}", "output has no AccessKeyId"},
+        {"{\"Version\": 1, \"AccessKeyId\": \"A\"}", "output has no SecretAccessKey"},
+        {"{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": 5}", "output has no SecretAccessKey"},
+        {"{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\", \"SessionToken\": 1}",
+         "SessionToken is not a string"},
+        {"{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\", \"Expiration\": \"soon\"}",
+         "Expiration is not an ISO 8601 time"},
+        {"{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\", \"Expiration\": 1795363200}",
+         "Expiration is not an ISO 8601 string"},
+    };
+    for (size_t i = 0; i < FR_ARRAY_SIZE(bad); i++) {
+        err[0] = '\0';
+        assert_int_equal(fr_cred_parse_process(bad[i].out, strlen(bad[i].out), &c, err, sizeof(err)), FR_EPARSE);
+        if (!strstr(err, bad[i].want))
+            fail_msg("case %zu: got '%s', want '%s'", i, err, bad[i].want);
+        assert_null(strstr(err, "leaked")); /* the output is never quoted */
+        assert_null(c.access_key_id);
+    }
+    /* oversized: refused before parsing, even when it is valid JSON */
+    fr_buf big = FR_BUF_INIT;
+    fr_buf_puts(&big, "{\"Version\": 1, \"AccessKeyId\": \"A\", \"SecretAccessKey\": \"s\", \"Pad\": \"");
+    while (big.len <= FR_CRED_PROCESS_MAX_OUTPUT)
+        fr_buf_puts(&big, "xxxxxxxxxxxxxxxx");
+    fr_buf_puts(&big, "\"}");
+    assert_int_equal(fr_cred_parse_process(big.data, big.len, &c, err, sizeof(err)), FR_EPARSE);
+    assert_non_null(strstr(err, "larger than 65536 bytes"));
+    fr_buf_free(&big);
+}
+
+static void test_split_command(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *cmd;
+        const char *want[6];
+    } ok[] = {
+        {"aws configure export-credentials --profile x --format process",
+         {"aws", "configure", "export-credentials", "--profile", "x", "--format"}},
+        {"  /usr/bin/creds\t--a  ", {"/usr/bin/creds", "--a"}},
+        {"python3 '/tmp/dir with space/p.py' \"two words\"", {"python3", "/tmp/dir with space/p.py", "two words"}},
+        {"a 'it''s' \"q\\\"uote\" back\\ slash", {"a", "its", "q\"uote", "back slash"}},
+        {"a \"b\\\\c\" \"d\\e\" 'f\\g'", {"a", "b\\c", "d\\e", "f\\g"}},
+        {"a '' \"\" b", {"a", "", "", "b"}},
+        {"x$HOME *.txt #c", {"x$HOME", "*.txt", "#c"}},
+        {"pre'fix'\"ed\"", {"prefixed"}},
+    };
+    for (size_t i = 0; i < FR_ARRAY_SIZE(ok); i++) {
+        char **argv;
+        size_t argc;
+        char err[200];
+        assert_int_equal(fr_cred_split_command(ok[i].cmd, &argv, &argc, err, sizeof(err)), 0);
+        size_t want = 0;
+        while (want < 6 && ok[i].want[want])
+            want++;
+        if (i == 0)
+            want = 7; /* "process" does not fit the table */
+        assert_int_equal(argc, want);
+        for (size_t k = 0; k < argc && k < 6; k++)
+            if (strcmp(argv[k], ok[i].want[k]) != 0)
+                fail_msg("case %zu word %zu: '%s' != '%s'", i, k, argv[k], ok[i].want[k]);
+        assert_null(argv[argc]);
+        fr_cred_argv_free(argv);
+    }
+    static const struct {
+        const char *cmd;
+        const char *want;
+    } bad[] = {
+        {"", "credential_process is empty"},
+        {"   ", "credential_process is empty"},
+        {"a 'b", "no closing quotation"},
+        {"a \"b", "no closing quotation"},
+        {"a \\", "a backslash ends the command"},
+    };
+    for (size_t i = 0; i < FR_ARRAY_SIZE(bad); i++) {
+        char **argv = (char **)1;
+        size_t argc = 9;
+        char err[200] = "";
+        assert_int_equal(fr_cred_split_command(bad[i].cmd, &argv, &argc, err, sizeof(err)), FR_EPARSE);
+        assert_null(argv);
+        assert_int_equal(argc, 0);
+        if (!strstr(err, bad[i].want))
+            fail_msg("'%s': got '%s'", bad[i].cmd, err);
+    }
+}
+
 /* ---- credential answers and expiry ---- */
 
 static void test_cred_answers(void **state)
@@ -667,6 +1015,19 @@ static void test_cred_answers(void **state)
     assert_int_equal(c.expiration_ms, 1795345200000LL);
     fr_aws_creds_clear(&c);
     assert_int_equal(fr_cred_parse_sts(sts, 40, &c, err, sizeof(err)), FR_EPARSE);
+    const char *ar = "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>"
+                     "<AssumedRoleUser><Arn>arn:aws:sts::1:assumed-role/r/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId>"
+                     "</AssumedRoleUser><Credentials><AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>rk"
+                     "</SecretAccessKey><SessionToken>rt</SessionToken><Expiration>2026-11-22T11:00:00.000Z"
+                     "</Expiration></Credentials></AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId>"
+                     "</ResponseMetadata></AssumeRoleResponse>";
+    assert_int_equal(fr_cred_parse_sts(ar, strlen(ar), &c, err, sizeof(err)), 0);
+    assert_string_equal(c.access_key_id, "ASIAROLE");
+    assert_string_equal(c.session_token, "rt");
+    assert_int_equal(c.expiration_ms, 1795345200000LL);
+    fr_aws_creds_clear(&c);
+    const char *nocreds = "<AssumeRoleResponse><AssumeRoleResult></AssumeRoleResult></AssumeRoleResponse>";
+    assert_int_equal(fr_cred_parse_sts(nocreds, strlen(nocreds), &c, err, sizeof(err)), FR_EPARSE);
 }
 
 static void test_cred_expiry(void **state)
@@ -834,7 +1195,8 @@ int main(void)
         cmocka_unit_test(test_ini),                cmocka_unit_test(test_cred_answers),
         cmocka_unit_test(test_cred_expiry),        cmocka_unit_test(test_cw_ids),
         cmocka_unit_test(test_cw_batching),        cmocka_unit_test(test_service_table),
-        cmocka_unit_test(test_json_helpers),
+        cmocka_unit_test(test_json_helpers),       cmocka_unit_test(test_role_chain),
+        cmocka_unit_test(test_process_output),     cmocka_unit_test(test_split_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

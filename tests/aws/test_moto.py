@@ -10,9 +10,16 @@ path (moto checks the signature of /functions/arn:... without SigV4's
 double encoding, so even boto3 fails there); STS AssumeRoleWithWebIdentity
 (unsigned by design, and moto's IAM check answers unsigned requests with
 500, boto3's included); EMR instance fleets (ListInstanceFleets answers
-500)."""
+500).
+
+Assume role from a profile runs against moto too: a user allowed nothing
+but sts:AssumeRole is the source_profile; moto verifies the AssumeRole's
+signature and the assumed credentials' signatures, and applies the role's
+policy to the calls made with them."""
 import io
 import json
+import os
+import tempfile
 import time
 import unittest
 import zipfile
@@ -102,6 +109,52 @@ class Moto(unittest.TestCase):
         self.assertOk(r["who"])
         self.assertEqual(r["who"]["json"]["Arn"], "arn:aws:iam::123456789012:user/frugal")
         self.assertTrue(r["who"]["request_id"])
+
+    def test_assume_role_from_profile(self):
+        iam = self.moto.client("iam")
+        iam.create_user(UserName="frugal-source")
+        key = iam.create_access_key(UserName="frugal-source")["AccessKey"]
+        iam.put_user_policy(UserName="frugal-source", PolicyName="assume-only", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Resource": "*"}]}))
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/frugal-source"},
+             "Action": "sts:AssumeRole"}]}
+        role = iam.create_role(RoleName="frugal-reader", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        iam.put_role_policy(RoleName="frugal-reader", PolicyName="read", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [
+                "ec2:DescribeAvailabilityZones", "sts:GetCallerIdentity"], "Resource": "*"}]}))
+        home = tempfile.mkdtemp(prefix="aws-home-")
+        os.makedirs(os.path.join(home, ".aws"))
+        with open(os.path.join(home, ".aws", "credentials"), "w") as f:
+            f.write("[src]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                    % (key["AccessKeyId"], key["SecretAccessKey"]))
+        with open(os.path.join(home, ".aws", "config"), "w") as f:
+            f.write("[profile reader]\nrole_arn = %s\nsource_profile = src\nrole_session_name = frugal-moto\n"
+                    "duration_seconds = 900\n" % role)
+        env = {"AWS_ENDPOINT_URL": self.moto.url, "AWS_REGION": "us-east-1", "AWS_PROFILE": "reader",
+               "AWS_EC2_METADATA_DISABLED": "true"}
+        ops = [{"id": "creds", "op": "creds"}, {"id": "who", "op": "sts.GetCallerIdentity"},
+               {"id": "azs", "op": "ec2.DescribeAvailabilityZones"},
+               {"id": "ssm", "op": "ssm.GetParameter", "args": {"name": PARAM}}]
+        r = self.probe(ops, env=env, home=home)
+        self.assertTrue(r["creds"]["ok"], r["creds"])
+        self.assertEqual(r["creds"]["source"], "assume-role:reader")
+        self.assertTrue(r["creds"]["access_key_id"].startswith("ASIA"))
+        self.assertTrue(r["creds"]["has_token"])
+        self.assertLess(r["creds"]["expiration_ms"], (time.time() + 901) * 1000)  # duration_seconds reached STS
+        self.assertOk(r["who"])
+        self.assertEqual(r["who"]["json"]["Arn"], "arn:aws:sts::123456789012:assumed-role/frugal-reader/frugal-moto")
+        # allowed to the role (not to the source user), checked by moto with the assumed credentials
+        self.assertOk(r["azs"])
+        # the role's policy has no SSM: moto refuses it
+        self.assertFalse(r["ssm"]["ok"])
+        self.assertIn("AccessDenied", r["ssm"]["error"]["code"])
+        # the source user alone can do nothing but assume the role
+        r = self.probe([{"id": "azs", "op": "ec2.DescribeAvailabilityZones"}],
+                       env=self.moto.env(akid=key["AccessKeyId"], secret=key["SecretAccessKey"]))
+        self.assertFalse(r["azs"]["ok"])
+        self.assertEqual(r["azs"]["error"]["kind"], "service")
 
     def test_ssm(self):
         r = self.probe([
