@@ -739,6 +739,14 @@ int fr_aws_new(fr_aws **out, uv_loop_t *loop, fr_http *http, const fr_config *cf
     a->getenv_arg = ea;
     a->timeout_ms = cfg->http_timeout_ms;
     a->max_response = cfg->http_max_response ? cfg->http_max_response : (64u << 20);
+    /* like the AWS SDKs: a set but unusable AWS_MAX_ATTEMPTS is an error, not the default */
+    const char *ma = env("AWS_MAX_ATTEMPTS", ea);
+    int64_t man;
+    if (ma && *ma && (fr_parse_i64(ma, &man) != 0 || man < 1 || man > 100)) {
+        snprintf(err, errlen, "invalid AWS_MAX_ATTEMPTS \"%.40s\": an integer 1..100", ma);
+        free(a);
+        return FR_ECONFIG;
+    }
     snprintf(a->user_agent, sizeof(a->user_agent), "frugal/%s ua/2.1 os/linux lang/c cfg/retry-mode#standard",
              FR_VERSION);
     apply_settings(a, cfg, env, ea);

@@ -39,9 +39,10 @@ static char *own(fr_sim_catalog *c, const char *s, size_t n)
 
 static const char *bucket_names[] = {"<5%", "5-10%", "10-15%", "15-20%", ">20%"};
 
-int fr_sim_catalog_parse_csv(fr_sim_catalog *c, const char *text, size_t len)
+int fr_sim_catalog_parse_csv(fr_sim_catalog *c, const char *text, size_t len, int *bad_line)
 {
     memset(c, 0, sizeof(*c));
+    *bad_line = 0;
     size_t cap = 0, pos = 0;
     int line = 0;
     while (pos < len) {
@@ -72,6 +73,7 @@ int fr_sim_catalog_parse_csv(fr_sim_catalog *c, const char *text, size_t len)
         if (nf < 9) {
             free(row);
             fr_sim_catalog_free(c);
+            *bad_line = line;
             return FR_EPARSE;
         }
         if (c->n == cap) {
@@ -90,15 +92,15 @@ int fr_sim_catalog_parse_csv(fr_sim_catalog *c, const char *text, size_t len)
         double mem = 0, price = 0;
         t->name = own(c, f[0], strlen(f[0]));
         t->family = own(c, f[1], strlen(f[1]));
-        if (!t->name || !t->family || fr_parse_i64(f[2], &v) != 0 || fr_parse_double(f[3], &mem) != 0) {
+        /* an empty price or saving is unknown (0); an unreadable one is an error */
+        if (!t->name || !t->family || fr_parse_i64(f[2], &v) != 0 || v < 1 || fr_parse_double(f[3], &mem) != 0 ||
+            !(mem > 0) || (*f[5] && (fr_parse_double(f[5], &price) != 0 || price < 0)) ||
+            (*f[7] && fr_parse_i64(f[7], &sav) != 0)) {
             free(row);
             fr_sim_catalog_free(c);
+            *bad_line = line;
             return FR_EPARSE;
         }
-        if (*f[5] && fr_parse_double(f[5], &price) != 0)
-            price = 0;
-        if (*f[7] && fr_parse_i64(f[7], &sav) != 0)
-            sav = 0;
         t->vcpu = (int)v;
         t->mem_gib = mem;
         t->arm64 = strcmp(f[4], "arm64") == 0;

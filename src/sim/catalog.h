@@ -32,7 +32,7 @@ extern const size_t fr_sim_catalog_nrows;
 int fr_sim_catalog_builtin(fr_sim_catalog *c);
 /* Columns: instance_type,family,vcpu,memory_gib,arch_rule,
  * ondemand_linux_usd_per_hour,emr_supported,spot_savings_pct_vs_od,spot_interrupt_bucket */
-int fr_sim_catalog_parse_csv(fr_sim_catalog *c, const char *text, size_t len);
+int fr_sim_catalog_parse_csv(fr_sim_catalog *c, const char *text, size_t len, int *bad_line);
 void fr_sim_catalog_free(fr_sim_catalog *c);
 const fr_sim_itype *fr_sim_catalog_find(const fr_sim_catalog *c, const char *name);
 

@@ -50,6 +50,19 @@ static json_t *body_json(const char *body, size_t len, fr_sim_resp *r, bool requ
     return j;
 }
 
+/* Every control body but the faults list is one object: `[1]` must not
+ * read as "no options" (a reset with no options rebuilds the world). */
+static json_t *body_object(const char *body, size_t len, fr_sim_resp *r, bool required)
+{
+    json_t *j = body_json(body, len, r, required);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        fail(r, 400, "malformed_json", "the body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
 static json_t *clock_json(fr_sim *s, uint64_t mono)
 {
     int64_t now = fr_sim_now(s, mono);
@@ -90,9 +103,17 @@ static void faults_api(fr_sim *s, const char *method, const char *query, const c
     char err[256] = "";
     int rc = 0;
     if (json_is_array(j)) {
+        /* all or nothing: every rule is checked before any is applied */
         size_t i;
         json_t *x;
+        fr_sim_faults scratch;
+        fr_sim_faults_init(&scratch, 0);
+        json_array_foreach(j, i, x) if (!rc) rc = fr_sim_faults_put(&scratch, x, real_ms, err, sizeof(err));
+        fr_sim_faults_free(&scratch);
         json_array_foreach(j, i, x) if (!rc) rc = fr_sim_faults_put(&s->faults, x, real_ms, err, sizeof(err));
+    } else if (!json_is_object(j)) {
+        snprintf(err, sizeof(err), "the body is a fault rule object or an array of them");
+        rc = FR_EPARSE;
     } else {
         bool lim;
         if (fr_sim_jbool(j, "aws_limits", &lim) == 0)
@@ -170,7 +191,7 @@ void fr_sim_control(fr_sim *s, const char *method, const char *path, const char 
                                 FR_VERSION, "seed", (json_int_t)s->o.seed, "clusters", (int)s->emr.n, "region",
                                 s->o.region));
     } else if (strcmp(p, "/reset") == 0 && post) {
-        json_t *j = body_json(body, len, r, false);
+        json_t *j = body_object(body, len, r, false);
         if (!j)
             return;
         json_t *world = json_object_get(j, "world");
@@ -207,7 +228,7 @@ void fr_sim_control(fr_sim *s, const char *method, const char *path, const char 
     } else if (strcmp(p, "/clock") == 0 && get) {
         reply(r, 200, clock_json(s, mono));
     } else if (strcmp(p, "/clock/advance") == 0 && post) {
-        json_t *j = body_json(body, len, r, true);
+        json_t *j = body_object(body, len, r, true);
         double sec;
         if (!j)
             return;
@@ -220,7 +241,7 @@ void fr_sim_control(fr_sim *s, const char *method, const char *path, const char 
         fr_sim_tick(s, mono);
         reply(r, 200, clock_json(s, mono));
     } else if (strcmp(p, "/clock/speed") == 0 && post) {
-        json_t *j = body_json(body, len, r, true);
+        json_t *j = body_object(body, len, r, true);
         double sp;
         if (!j)
             return;
@@ -234,7 +255,7 @@ void fr_sim_control(fr_sim *s, const char *method, const char *path, const char 
     } else if (strcmp(p, "/faults") == 0) {
         faults_api(s, method, query, body, len, real_ms, r);
     } else if (strcmp(p, "/interrupt") == 0 && post) {
-        json_t *j = body_json(body, len, r, true);
+        json_t *j = body_object(body, len, r, true);
         if (!j)
             return;
         double rate;
@@ -261,7 +282,7 @@ void fr_sim_control(fr_sim *s, const char *method, const char *path, const char 
                                     s->ec2.interrupt_rate_per_hour));
         }
     } else if (strcmp(p, "/ec2/capacity") == 0 && post) {
-        json_t *j = body_json(body, len, r, true);
+        json_t *j = body_object(body, len, r, true);
         if (!j)
             return;
         bool avail = false, spot_only = false;
@@ -291,7 +312,7 @@ void fr_sim_control(fr_sim *s, const char *method, const char *path, const char 
         reply(r, 200, json_pack("{s:b}", "ok", 1));
     } else if (strcmp(p, "/lambda/delay") == 0 && (post || get)) {
         if (post) {
-            json_t *j = body_json(body, len, r, true);
+            json_t *j = body_object(body, len, r, true);
             double sec;
             if (!j)
                 return;
@@ -320,7 +341,7 @@ void fr_sim_control(fr_sim *s, const char *method, const char *path, const char 
             reply(r, 200, json_incref(s->chat.script));
             return;
         }
-        json_t *j = body_json(body, len, r, true);
+        json_t *j = body_object(body, len, r, true);
         if (!j)
             return;
         char err[256];
@@ -335,7 +356,7 @@ void fr_sim_control(fr_sim *s, const char *method, const char *path, const char 
         reply(r, 200, json_pack("{s:o}", "requests", fr_sim_chat_requests(&s->chat)));
     } else if (strcmp(p, "/imds") == 0 && (post || get)) {
         if (post) {
-            json_t *j = body_json(body, len, r, true);
+            json_t *j = body_object(body, len, r, true);
             if (!j)
                 return;
             const char *id = fr_sim_jstr(j, "instance_id");
@@ -358,7 +379,7 @@ void fr_sim_control(fr_sim *s, const char *method, const char *path, const char 
         reply(r, 200, json_pack("{s:s, s:s, s:b}", "instance_id", in ? in->id : "", "role", s->imds.role, "allow_v1",
                                 s->imds.allow_v1));
     } else if (strcmp(p, "/sqs/send") == 0 && post) {
-        json_t *j = body_json(body, len, r, true);
+        json_t *j = body_object(body, len, r, true);
         if (!j)
             return;
         const char *qn = fr_sim_jstr(j, "queue");

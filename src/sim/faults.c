@@ -104,6 +104,44 @@ int fr_sim_faults_put(fr_sim_faults *f, const json_t *j, int64_t now_ms, char *e
         snprintf(err, errlen, "a fault rule is a JSON object");
         return FR_EPARSE;
     }
+    /* A misspelt key would otherwise add an all-zero rule that replaces the
+     * service's real one; a mistyped value would silently read as 0. */
+    static const char *const known[] = {"service", "operation", "throttle_rate", "error_rate", "reset_rate",
+                                        "malformed_rate", "slow_body_rate", "error_code", "error_status",
+                                        "latency_ms", "rate_limit", "slow_body_ms", "aws_limits"};
+    const char *key;
+    const json_t *val;
+    json_object_foreach((json_t *)j, key, val) {
+        size_t k = 0;
+        while (k < FR_ARRAY_SIZE(known) && strcmp(key, known[k]) != 0)
+            k++;
+        if (k == FR_ARRAY_SIZE(known)) {
+            snprintf(err, errlen, "unknown key '%.64s' in a fault rule", key);
+            return FR_EPARSE;
+        }
+    }
+    static const char *const strings[] = {"service", "operation", "error_code"};
+    for (size_t k = 0; k < FR_ARRAY_SIZE(strings); k++)
+        if ((val = json_object_get(j, strings[k])) && !json_is_string(val)) {
+            snprintf(err, errlen, "%s must be a string", strings[k]);
+            return FR_EPARSE;
+        }
+    if ((val = json_object_get(j, "error_status")) && !json_is_integer(val)) {
+        snprintf(err, errlen, "error_status must be an integer 400..599");
+        return FR_EPARSE;
+    }
+    if ((val = json_object_get(j, "latency_ms")) && !json_is_number(val) && !json_is_object(val)) {
+        snprintf(err, errlen, "latency_ms must be a number or {\"mean\": ms, \"jitter\": ms}");
+        return FR_EPARSE;
+    }
+    if ((val = json_object_get(j, "rate_limit")) && !json_is_object(val)) {
+        snprintf(err, errlen, "rate_limit must be {\"rate\": per second, \"burst\": n}");
+        return FR_EPARSE;
+    }
+    if ((val = json_object_get(j, "slow_body_ms")) && !json_is_number(val)) {
+        snprintf(err, errlen, "slow_body_ms must be a number 0..600000");
+        return FR_EPARSE;
+    }
     fr_sim_fault_rule r;
     memset(&r, 0, sizeof(r));
     const char *svc = fr_sim_jstr(j, "service");

@@ -290,7 +290,11 @@ static int make_world(fr_sim *s, char *err, size_t errlen)
             snprintf(err, errlen, "world %s: line %d: %s", s->o.world_file, je.line, je.text);
             return FR_EPARSE;
         }
-        return fr_sim_world_normalize(s->world, &wo, err, errlen);
+        char why[300] = "";
+        rc = fr_sim_world_normalize(s->world, &wo, why, sizeof(why));
+        if (rc)
+            snprintf(err, errlen, "world %s: %s", s->o.world_file, why);
+        return rc;
     }
     return fr_sim_world_generate(&wo, &s->world);
 }
@@ -346,12 +350,18 @@ int fr_sim_new(fr_sim **out, const fr_sim_opts *o, const char *endpoint, uint64_
     if (o->catalog_file) {
         char *text;
         size_t len;
+        int bad_line = 0;
         if ((rc = read_file(o->catalog_file, &text, &len)) == 0) {
-            rc = fr_sim_catalog_parse_csv(&s->cat, text, len);
+            rc = fr_sim_catalog_parse_csv(&s->cat, text, len, &bad_line);
             free(text);
         }
-        if (rc) {
-            snprintf(err, errlen, "catalog %s: %s", o->catalog_file, fr_strerror(rc));
+        if (rc && bad_line) {
+            snprintf(err, errlen, "catalog %s:%d: want 9 fields (type, family, vcpu >= 1, GiB > 0, arch, price, emr, "
+                     "saving %%, bucket)", o->catalog_file, bad_line);
+            free(s);
+            return rc;
+        } else if (rc) {
+            snprintf(err, errlen, "catalog %s: %s", o->catalog_file, rc == FR_EPARSE ? "no instance types" : fr_strerror(rc));
             free(s);
             return rc;
         }
@@ -373,7 +383,10 @@ int fr_sim_new(fr_sim **out, const fr_sim_opts *o, const char *endpoint, uint64_
             fr_sim_free(s);
             return rc;
         }
-        if ((rc = fr_sim_spot_load(&s->spot, o->prices_file, s->prices_text, s->prices_len, s->t0_ms, err, errlen)) != 0) {
+        char why[300] = "";
+        if ((rc = fr_sim_spot_load(&s->spot, o->prices_file, s->prices_text, s->prices_len, s->t0_ms, why,
+                                   sizeof(why))) != 0) {
+            snprintf(err, errlen, "prices %s: %s", o->prices_file, why);
             fr_sim_free(s);
             return rc;
         }
@@ -382,15 +395,22 @@ int fr_sim_new(fr_sim **out, const fr_sim_opts *o, const char *endpoint, uint64_
         char *text;
         size_t len;
         json_t *j = NULL;
-        if (read_file(o->chat_script, &text, &len) == 0) {
-            j = json_loadb(text, len, 0, NULL);
+        json_error_t je;
+        int rrc = read_file(o->chat_script, &text, &len);
+        if (rrc == 0) {
+            j = json_loadb(text, len, 0, &je);
             free(text);
         }
-        rc = j ? fr_sim_chat_set_script(&s->chat, j, err, errlen) : FR_EPARSE;
+        char why[300] = "";
+        rc = j ? fr_sim_chat_set_script(&s->chat, j, why, sizeof(why)) : FR_EPARSE;
         json_decref(j);
         if (rc) {
-            if (!j)
-                snprintf(err, errlen, "cannot read chat script %s", o->chat_script);
+            if (rrc)
+                snprintf(err, errlen, "cannot read chat script %s: %s", o->chat_script, fr_strerror(rrc));
+            else if (!j)
+                snprintf(err, errlen, "chat script %s:%d: %s", o->chat_script, je.line, je.text);
+            else
+                snprintf(err, errlen, "chat script %s: %s", o->chat_script, why);
             fr_sim_free(s);
             return rc;
         }

@@ -79,6 +79,7 @@ struct fr_web_req {
     fr_web_async *async;
     char *query; /* decoded pairs "k\0v\0k\0v\0\0", parsed lazily */
     int query_parsed;
+    int query_bad; /* a pair with a broken %-escape or a %00 */
 };
 
 static const char *reason_of(int status)
@@ -167,12 +168,17 @@ static void parse_query(fr_web_req *r)
         const char *eq = memchr(q + pos, '=', end - pos);
         size_t kl = eq ? (size_t)(eq - (q + pos)) : end - pos;
         fr_buf k = FR_BUF_INIT, v = FR_BUF_INIT;
+        /* A NUL inside a name or value would shift the pairs after it (and
+         * could smuggle a parameter in); such a query is refused whole. */
         if (kl && fr_uri_decode(&k, q + pos, kl, true) == 0 &&
-            (!eq || fr_uri_decode(&v, eq + 1, (size_t)(q + end - eq - 1), true) == 0)) {
+            (!eq || fr_uri_decode(&v, eq + 1, (size_t)(q + end - eq - 1), true) == 0) &&
+            !memchr(fr_buf_cstr(&k), '\0', k.len) && !memchr(fr_buf_cstr(&v), '\0', v.len)) {
             fr_buf_append(&out, fr_buf_cstr(&k), k.len);
             fr_buf_putc(&out, '\0');
             fr_buf_append(&out, fr_buf_cstr(&v), v.len);
             fr_buf_putc(&out, '\0');
+        } else if (kl) {
+            r->query_bad = 1;
         }
         fr_buf_free(&k);
         fr_buf_free(&v);
@@ -491,6 +497,13 @@ static void handle_api(fr_web *w, fr_web_req *wr)
         fr_buf_free(&allow);
         if (!(rt->flags & FR_ROUTE_PUBLIC) && authenticate(wr, rt->flags) != 0)
             return;
+        if (!wr->query_parsed)
+            parse_query(wr);
+        if (wr->query_bad) {
+            /* dropping the pair would let a handler fall back to its default */
+            fr_web_error(wr, 400, "bad_query", "the query string has a malformed %%-escape or a %%00");
+            return;
+        }
         int rc = rt->fn(wr, rt->arg);
         if (rc == FR_WEB_DEFERRED)
             return;

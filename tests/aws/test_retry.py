@@ -113,6 +113,20 @@ class Retry(unittest.TestCase):
         self.assertEqual(r["attempts"], 2)
         self.assertFalse(r["ok"])
 
+    def test_bad_max_attempts_environment_is_an_error(self):
+        """A set but unusable AWS_MAX_ATTEMPTS stops the client with a message
+        naming it (as the AWS SDKs do) instead of silently using the default."""
+        for bad in ("abc", "0", "-1", "101", "3x", "99999999999999999999", " 3"):
+            res, info = run_probe([{"op": "ssm.GetParameter", "args": {"name": "/p"}}],
+                                  env=dict(self.stub.env(), AWS_MAX_ATTEMPTS=bad), config=dict(FAST))
+            self.assertEqual(res, [], bad)
+            self.assertEqual(info["new_failed"]["err"], "ECONFIG", bad)
+            self.assertIn("AWS_MAX_ATTEMPTS", info["new_failed"]["message"])
+            self.assertNotIn("done", info, "no call was made")
+        # empty means unset
+        (r,) = self.probe([{"op": "ssm.GetParameter", "args": {"name": "/p"}}], env={"AWS_MAX_ATTEMPTS": ""})
+        self.assertTrue(r["ok"], r)
+
     def test_retry_quota_stops_retries(self):
         # 40 calls that are always throttled, 10 attempts each: without a quota
         # that is 400 requests; the quota (500, 5 per retry) allows 100 retries.

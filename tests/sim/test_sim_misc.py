@@ -164,5 +164,130 @@ class ControlTest(unittest.TestCase):
             self.assertEqual(len(lst), 2)
 
 
+class MalformedInputTest(unittest.TestCase):
+    """Every request parser of frugal-sim (awsJson, query/form, EC2 query,
+    the control API) and every file it reads at start-up answers malformed
+    input with a clear error, and a refused request changes nothing."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = Sim(clusters=2, args=["--no-verify"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.close()
+
+    def raw(self, path, body, headers):
+        return frugaltest.http_json(self.sim.addr, "POST", path, body=body, headers=headers, raw=True)
+
+    def test_aws_protocols(self):
+        before = self.sim.world()
+        json_bodies = ["not json", '{"ClusterId":', "[1]", '"j-1"', b'{"ClusterId": "\xff"}',
+                       '{"ClusterId": "a\\u0000b"}', b'{"ClusterId": "j-1\x00"}']
+        for target, ctype in (("ElasticMapReduce.DescribeCluster", "application/x-amz-json-1.1"),
+                              ("AmazonSSM.PutParameter", "application/x-amz-json-1.1"),
+                              ("GraniteServiceVersion20100801.GetMetricData", "application/x-amz-json-1.0")):
+            for body in json_bodies:
+                st, b, _ = self.raw("/", body, {"X-Amz-Target": target, "Content-Type": ctype})
+                self.assertEqual(st, 400, (target, body))
+                self.assertEqual(json.loads(b)["__type"], "SerializationException", (target, body))
+        # wrong types and missing required fields
+        st, b, _ = self.raw("/", '{"ClusterId": 5}', {"X-Amz-Target": "ElasticMapReduce.DescribeCluster",
+                                                       "Content-Type": "application/x-amz-json-1.1"})
+        self.assertEqual((st, json.loads(b)["__type"]), (400, "ValidationException"))
+        st, b, _ = self.raw("/", '{"Name": ["/x"], "Value": 1}', {"X-Amz-Target": "AmazonSSM.PutParameter",
+                                                                  "Content-Type": "application/x-amz-json-1.1"})
+        self.assertEqual((st, json.loads(b)["__type"]), (400, "ValidationException"))
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        for body, code in (("Action=DescribeInstances&Version=2016-11-15&MaxResults=abc", b"InvalidParameterValue"),
+                           ("Action=DescribeInstances&Version=2016-11-15&MaxResults=99999999999999999999",
+                            b"InvalidParameterValue"),
+                           ("Action=DescribeInstances&Version=2016-11-15&InstanceId.1=%zz", b"SerializationException"),
+                           ("Action=DescribeSpotPriceHistory&Version=2016-11-15&StartTime=yesterday",
+                            b"InvalidParameterValue"),
+                           ("Action=RunInstances&Version=2016-11-15&MinCount=-1&MaxCount=x&ImageId=ami-1"
+                            "&InstanceType=m5.large", b"InvalidParameterValue"),
+                           ("Action=GetMetricStatistics&Version=2010-08-01&Period=x", b"MissingParameter")):
+            st, b, _ = self.raw("/", body, form)
+            self.assertEqual(st, 400, body)
+            self.assertIn(b"<Code>" + code + b"</Code>", b, body)
+        self.assertEqual(self.sim.world(), before)
+        self.assertEqual(len(self.sim.client("ec2").describe_instances()["Reservations"]),
+                         len(self.sim.client("ec2").describe_instances()["Reservations"]))
+
+    def test_control_bodies(self):
+        world, faults = self.sim.world(), self.sim.control("GET", "/_sim/faults")
+        self.sim.faults({"service": "ssm", "throttle_rate": 0.25})
+        faults = self.sim.control("GET", "/_sim/faults")
+        clock = self.sim.clock()["advanced_s"]
+        paths = ["/_sim/reset", "/_sim/clock/advance", "/_sim/clock/speed", "/_sim/faults", "/_sim/interrupt",
+                 "/_sim/ec2/capacity", "/_sim/lambda/delay", "/_sim/chat/script", "/_sim/imds", "/_sim/sqs/send"]
+        for path in paths:
+            # [1] was read as "no options": /_sim/reset rebuilt the world, /_sim/ec2/capacity answered ok
+            bodies = ["not json", '{"x":', b"\xff\xfe", '"x"', "3"] + ([] if path == "/_sim/faults" else ["[1]"])
+            for body in bodies:
+                st, b, _ = frugaltest.http_json(self.sim.addr, "POST", path, body)
+                self.assertEqual(st, 400, (path, body, b))
+                self.assertEqual(sorted(b), ["error", "message"], (path, body))
+        for rule in ({"service": "*", "servce": "ssm"},  # was: an all-zero '*' rule, replacing the real one
+                     {"service": 5}, {"service": "ssm", "throttle_rate": "half"},
+                     {"service": "ssm", "latency_ms": "40"}, {"service": "ssm", "error_status": "500"},
+                     {"service": "ssm", "rate_limit": 10}, {"service": "ssm", "slow_body_ms": "1"},
+                     [{"service": "emr", "throttle_rate": 1}, {"service": "nope"}]):  # all or nothing
+            st, b, _ = frugaltest.http_json(self.sim.addr, "POST", "/_sim/faults", rule)
+            self.assertEqual(st, 400, rule)
+            self.assertEqual(b["error"], "bad_fault", rule)
+        self.assertEqual(self.sim.control("GET", "/_sim/faults")["rules"], faults["rules"])
+        self.sim.clear_faults()
+        self.assertEqual(self.sim.world(), world, "no reset happened")
+        self.assertEqual(self.sim.clock()["advanced_s"], clock)
+
+    def start_fails(self, args, *needles):
+        import subprocess
+        from simctl import sim_binary
+        p = subprocess.run([sim_binary(), "--listen", "127.0.0.1:0"] + args, capture_output=True, text=True,
+                           timeout=30)
+        self.assertNotEqual(p.returncode, 0, args)
+        out = p.stdout + p.stderr
+        self.assertIn("start_failed", out, args)
+        for n in needles:
+            self.assertIn(n, out, args)
+
+    def test_start_up_files(self):
+        import os
+        import tempfile
+        d = tempfile.mkdtemp(prefix="sim-bad-")
+        self.addCleanup(lambda: [os.unlink(os.path.join(d, f)) for f in os.listdir(d)] and os.rmdir(d))
+
+        def f(name, text):
+            path = os.path.join(d, name)
+            with open(path, "wb") as fh:
+                fh.write(text if isinstance(text, bytes) else text.encode())
+            return path
+
+        hdr = ("instance_type,family,vcpu,memory_gib,arch_rule,ondemand_linux_usd_per_hour,emr_supported,"
+               "spot_savings_pct_vs_od,spot_interrupt_bucket\n")
+        cat = f("cat.csv", hdr + "m5.large,m5,2,8,x86_64,0.096,true,60,<5%\nm5.xl,m5,4,16,x86_64,cheap,true,60,<5%\n")
+        self.start_fails(["--catalog", cat], cat + ":3")
+        empty = f("empty.csv", "")
+        self.start_fails(["--catalog", empty], empty, "no instance types")
+        chat = f("chat.json", '{"rules": [\n')
+        self.start_fails(["--chat-script", chat], chat + ":2")
+        chat2 = f("chat2.json", '{"rules": 5}')
+        self.start_fails(["--chat-script", chat2], chat2, "rules")
+        prices = f("prices.csv", "Timestamp,InstanceType\n2023,c5\n")
+        self.start_fails(["--prices", prices], prices, "header")
+        prices2 = f("prices2.json", b"\x00\x01\x02")
+        self.start_fails(["--prices", prices2], prices2)
+        world = f("world.json", '{"clusters": [')
+        self.start_fails(["--world", world], world, "line 1")
+        world2 = f("world2.json", '{"clusters": [{"name": 5}]}')
+        self.start_fails(["--world", world2], world2, "clusters[0]")
+        world3 = f("world3.json", b'{"clusters": "\xff"}')
+        self.start_fails(["--world", world3], world3)
+        self.start_fails(["--faults", '{"service": "emr", "throtle_rate": 1}'], "throtle_rate")
+        self.start_fails(["--faults", "[{"], "--faults")
+
+
 if __name__ == "__main__":
     frugaltest.run_tests()

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "catalog.h"
+#include "frugal/err.h"
 #include "frugal/str.h"
 #include "clock.h"
 #include "profile.h"
@@ -206,13 +207,64 @@ static void test_catalog(void **state)
     fr_sim_type_with_mult(buf, sizeof(buf), "c7g", 8);
     assert_string_equal(buf, "c7g.8xlarge");
     fr_sim_catalog_free(&c);
+    int bad_line = -1;
     const char *csv = "instance_type,family,vcpu,memory_gib,arch_rule,ondemand_linux_usd_per_hour,emr_supported,"
                       "spot_savings_pct_vs_od,spot_interrupt_bucket\nx1.big,x1,4,16.0,arm64,0.5,true,60,<5%\n";
-    assert_int_equal(fr_sim_catalog_parse_csv(&c, csv, strlen(csv)), 0);
+    assert_int_equal(fr_sim_catalog_parse_csv(&c, csv, strlen(csv), &bad_line), 0);
     t = fr_sim_catalog_find(&c, "x1.big");
     assert_non_null(t);
     assert_int_equal(t->bucket, 0);
     assert_true(t->arm64);
+    fr_sim_catalog_free(&c);
+}
+
+/* A bad --catalog row is an error naming its line (was: a bad price or saving
+ * silently read as 0, and no line in the message). */
+static void test_catalog_malformed(void **state)
+{
+    (void)state;
+    const char *hdr = "instance_type,family,vcpu,memory_gib,arch_rule,ondemand_linux_usd_per_hour,emr_supported,"
+                      "spot_savings_pct_vs_od,spot_interrupt_bucket\n";
+    const char *good = "x1.big,x1,4,16.0,arm64,0.5,true,60,<5%\n";
+    static const struct {
+        const char *row;
+        int line;
+    } cases[] = {
+        {"x1.bad,x1,4,16.0\n", 3},                          /* truncated row */
+        {"x1.bad,x1,four,16.0,arm64,0.5,true,60,<5%\n", 3}, /* wrong type */
+        {"x1.bad,x1,0,16.0,arm64,0.5,true,60,<5%\n", 3},    /* out of range */
+        {"x1.bad,x1,4,-1,arm64,0.5,true,60,<5%\n", 3},
+        {"x1.bad,x1,4,16.0,arm64,cheap,true,60,<5%\n", 3},
+        {"x1.bad,x1,4,16.0,arm64,-0.5,true,60,<5%\n", 3},
+        {"x1.bad,x1,4,16.0,arm64,0.5,true,6O,<5%\n", 3},
+        {"x1.bad,x1,4,16.0,arm64,0.5,true,99999999999999999999,<5%\n", 3},
+        {"x1.bad,x1,4,1e999,arm64,0.5,true,60,<5%\n", 3},
+        {"x1.bad,x1,4\0,16.0,arm64,0.5,true,60,<5%\n", 3}, /* NUL */
+    };
+    char text[512];
+    int bad_line = -1;
+    fr_sim_catalog c;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t hl = strlen(hdr), gl = strlen(good);
+        /* the NUL case: copy the row with its embedded NUL up to the newline */
+        const char *nl = cases[i].row;
+        while (*nl != '\n')
+            nl++;
+        size_t rl = (size_t)(nl - cases[i].row) + 1;
+        memcpy(text, hdr, hl);
+        memcpy(text + hl, good, gl);
+        memcpy(text + hl + gl, cases[i].row, rl);
+        assert_int_equal(fr_sim_catalog_parse_csv(&c, text, hl + gl + rl, &bad_line), FR_EPARSE);
+        assert_int_equal(bad_line, cases[i].line);
+        assert_int_equal(c.n, 0); /* nothing half-loaded */
+    }
+    /* empty, header only: no types (an error without a line) */
+    assert_int_equal(fr_sim_catalog_parse_csv(&c, "", 0, &bad_line), FR_EPARSE);
+    assert_int_equal(fr_sim_catalog_parse_csv(&c, hdr, strlen(hdr), &bad_line), FR_EPARSE);
+    assert_int_equal(bad_line, 0);
+    /* an empty price is unknown, not an error */
+    snprintf(text, sizeof(text), "%sx1.big,x1,4,16.0,arm64,,true,,<5%%\n", hdr);
+    assert_int_equal(fr_sim_catalog_parse_csv(&c, text, strlen(text), &bad_line), 0);
     fr_sim_catalog_free(&c);
 }
 
@@ -288,7 +340,7 @@ int main(void)
         cmocka_unit_test(test_form_to_json), cmocka_unit_test(test_getters),
         cmocka_unit_test(test_numbers),      cmocka_unit_test(test_ids_and_map),
         cmocka_unit_test(test_rng),          cmocka_unit_test(test_xml),
-        cmocka_unit_test(test_clock),        cmocka_unit_test(test_catalog),
+        cmocka_unit_test(test_clock),        cmocka_unit_test(test_catalog), cmocka_unit_test(test_catalog_malformed),
         cmocka_unit_test(test_profiles_and_stats), cmocka_unit_test(test_traces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
