@@ -229,6 +229,15 @@ const char *fr_emr_revert_decision_name(fr_emr_revert_decision d);
  *  "httpMethod": "POST"} */
 json_t *fr_emr_lambda_payload(const char *cluster_name);
 
+/* Reads the Lambda's answer (an Invoke payload without a function error)
+ * against the contract {"statusCode": 2xx, "body": "<JSON object>"}, the
+ * body naming the cluster or not ("cluster_id" / "ClusterId", "j-..."). 0:
+ * *status set, cluster_id the id or "". FR_EPARSE (outside the contract) or
+ * FR_EHTTP (a non-2xx statusCode): why says what was wrong; either way the
+ * function ran and may have created the cluster. */
+int fr_emr_lambda_answer(const char *payload, size_t len, int *status, char *cluster_id, size_t idlen, char *why,
+                         size_t whylen);
+
 /* ---- the run journal (entries as in frugal/journal.h:
  *   {"seq", "ts", "step", "phase": "intent"|"done"|"failed"|"note", "data"})
  *

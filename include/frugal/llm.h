@@ -56,8 +56,12 @@ void fr_llm_acc_reset(fr_llm_acc *a);
 /* Applies one chunk (a JSON object from one SSE data line). Appends the
  * chunk's content delta (if any) to delta_out. FR_EPARSE on a bad chunk. */
 int fr_llm_acc_chunk(fr_llm_acc *a, const json_t *chunk, fr_buf *delta_out);
-/* Applies a whole non-streamed response body. */
+/* Applies a whole non-streamed response. FR_EPARSE when it is malformed
+ * (error_message says why), FR_EHTTP when it is an error object
+ * ({"error":{...}}, error_code/error_message set). */
 int fr_llm_acc_response(fr_llm_acc *a, const json_t *resp);
+/* The same from the raw body bytes (not JSON, truncated, empty: FR_EPARSE). */
+int fr_llm_acc_body(fr_llm_acc *a, const char *body, size_t len);
 /* Reads an error body ({"error":{"code","message"}}) into the accumulator. */
 void fr_llm_acc_error_body(fr_llm_acc *a, const char *body, size_t len);
 

@@ -27,6 +27,9 @@ long fr_cli_request(const fr_cli *c, const char *method, const char *path, const
  * stopped it, FR_* error otherwise. */
 typedef int (*fr_cli_event_fn)(void *arg, const json_t *event);
 int fr_cli_follow(const fr_cli *c, unsigned long long since, fr_cli_event_fn fn, void *arg, long timeout_ms);
+/* What an error of fr_cli_follow means, in words (FR_EPARSE: the server sent
+ * a frame that is not a JSON event). */
+const char *fr_cli_follow_strerror(int rc);
 
 /* frugal doctor (src/cli/doctor.c). */
 int fr_cli_doctor(int argc, char **argv, const char *prog);

@@ -50,6 +50,27 @@ static size_t write_cb(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
+/* Untrusted text for a one-line message: control characters and
+ * non-ASCII become '?' (runs of whitespace one space), cut with "...". */
+static void one_line(char *out, size_t n, const char *s, size_t len)
+{
+    size_t j = 0, i = 0;
+    for (; i < len && j + 4 < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\n' || ch == '\r' || ch == '\t' || ch == ' ') {
+            if (j && out[j - 1] != ' ')
+                out[j++] = ' ';
+        } else {
+            out[j++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+        }
+    }
+    if (i < len)
+        memcpy(out + j, "...", 3), j += 3;
+    while (j && out[j - 1] == ' ')
+        j--;
+    out[j] = '\0';
+}
+
 long fr_cli_request(const fr_cli *c, const char *method, const char *path, const json_t *body, json_t **out,
                     char *err, size_t errlen)
 {
@@ -85,10 +106,23 @@ long fr_cli_request(const fr_cli *c, const char *method, const char *path, const
         snprintf(err, errlen, "%s: %s", c->url, curl_easy_strerror(cc));
     } else {
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-        *out = json_loadb(fr_buf_cstr(&resp), resp.len, 0, NULL);
+        json_error_t je;
+        *out = json_loadb(fr_buf_cstr(&resp), resp.len, 0, &je);
+        char q[160];
         if (status >= 400) {
             const char *m = json_string_value(json_object_get(*out, "message"));
-            snprintf(err, errlen, "HTTP %ld: %s", status, m ? m : fr_buf_cstr(&resp));
+            one_line(q, sizeof(q), m ? m : fr_buf_cstr(&resp), m ? strlen(m) : resp.len);
+            snprintf(err, errlen, "HTTP %ld: %s", status, q[0] ? q : "(no body)");
+        } else if (!json_is_object(*out)) {
+            one_line(q, sizeof(q), fr_buf_cstr(&resp), resp.len);
+            if (resp.len == 0)
+                snprintf(err, errlen, "HTTP %ld with an empty answer (expected JSON)", status);
+            else if (!*out)
+                snprintf(err, errlen, "HTTP %ld: the answer is not JSON (%s): %s", status, je.text, q);
+            else
+                snprintf(err, errlen, "HTTP %ld: the answer is not a JSON object: %s", status, q);
+            json_decref(*out);
+            *out = NULL;
         }
     }
     memset(auth.data, 0, auth.len);
@@ -118,13 +152,29 @@ static json_t *call(const fr_cli *c, const char *method, const char *path, json_
     json_t *out = NULL;
     long st = fr_cli_request(c, method, path, body, &out, err, sizeof(err));
     json_decref(body);
-    if (st >= 200 && st < 300)
-        return out ? out : json_object();
-    fprintf(stderr, "frugal: %s %s: %s\n", method, path, err[0] ? err : "failed");
+    if (st >= 200 && st < 300 && out)
+        return out;
     if (st == 401)
-        fprintf(stderr, "frugal: set FRUGAL_API_TOKEN (or --token) to frugald's API token\n");
+        fprintf(stderr, "frugal: %s %s: %s (set FRUGAL_API_TOKEN, --token or FRUGAL_TOKEN_FILE to frugald's API "
+                        "token)\n", method, path, err[0] ? err : "unauthorized");
+    else
+        fprintf(stderr, "frugal: %s %s: %s\n", method, path, err[0] ? err : "failed");
     json_decref(out);
     return NULL;
+}
+
+/* The answer must carry the field a command shows, with its type; a server
+ * that answers something else is an error, not an empty table. */
+static bool has(const char *path, const json_t *j, const char *key, json_type type)
+{
+    const json_t *v = json_object_get(j, key);
+    if (v && json_typeof(v) == type)
+        return true;
+    static const char *const tn[] = {"an object", "an array", "a string", "an integer", "a number", "a boolean",
+                                     "a boolean", "null"};
+    fprintf(stderr, "frugal: %s: the answer's \"%s\" is %s, not %s\n", path, key, v ? "of another type" : "missing",
+            (unsigned)type < FR_ARRAY_SIZE(tn) ? tn[type] : "of the expected type");
+    return false;
 }
 
 /* ---- formatting ---- */
@@ -305,11 +355,15 @@ static void print_run(const json_t *r)
 /* ---- commands ---- */
 
 /* GET path, then print the answer as JSON (--json) or with print. */
-static int get_and_show(fr_cli *c, const char *path, void (*print)(const json_t *))
+static int get_and_show(fr_cli *c, const char *path, void (*print)(const json_t *), const char *key, json_type type)
 {
     json_t *j = call(c, "GET", path, NULL);
     if (!j)
         return 1;
+    if (key && !has(path, j, key, type)) {
+        json_decref(j);
+        return 1;
+    }
     if (c->json)
         print_json(j);
     else
@@ -323,6 +377,10 @@ static int cmd_health(fr_cli *c)
     json_t *j = call(c, "GET", "/api/health", NULL);
     if (!j)
         return 1;
+    if (!has("/api/health", j, "status", JSON_STRING)) {
+        json_decref(j);
+        return 1;
+    }
     if (c->json)
         print_json(j);
     else
@@ -335,7 +393,8 @@ static int cmd_health(fr_cli *c)
 
 static int cmd_clusters(fr_cli *c, int refresh)
 {
-    return get_and_show(c, refresh ? "/api/clusters?refresh=1" : "/api/clusters", print_clusters);
+    return get_and_show(c, refresh ? "/api/clusters?refresh=1" : "/api/clusters", print_clusters, "clusters",
+                        JSON_ARRAY);
 }
 
 static int cmd_analyze(fr_cli *c, const char *name, const char *cluster_id)
@@ -348,7 +407,7 @@ static int cmd_analyze(fr_cli *c, const char *name, const char *cluster_id)
         fr_buf_puts(&p, "?cluster_id=");
         fr_uri_encode(&p, cluster_id, strlen(cluster_id), false);
     }
-    int rc = get_and_show(c, p.data, print_analysis);
+    int rc = get_and_show(c, p.data, print_analysis, "node_types", JSON_OBJECT);
     fr_buf_free(&p);
     return rc;
 }
@@ -405,7 +464,7 @@ static int follow_run(fr_cli *c, const char *run_id, unsigned long long since)
     struct follow_ctx f = {c, run_id, "", -1, isatty(STDOUT_FILENO)};
     int rc = fr_cli_follow(c, since, on_run_event, &f, 0);
     if (rc) {
-        fprintf(stderr, "frugal: lost the feed: %s\n", fr_strerror(rc));
+        fprintf(stderr, "frugal: lost the feed: %s\n", fr_cli_follow_strerror(rc));
         return 1;
     }
     fr_buf p = FR_BUF_INIT;
@@ -434,6 +493,13 @@ static int cmd_optimize(fr_cli *c, const char *name, int yes, const char *steps)
     fr_buf_free(&msg);
     if (!j)
         return 1;
+    const json_t *rj = json_object_get(j, "run_id");
+    if ((rj && !json_is_string(rj) && !json_is_null(rj)) || !has("/api/agent/chat", j, "reply", JSON_STRING)) {
+        if (rj && !json_is_string(rj) && !json_is_null(rj))
+            fprintf(stderr, "frugal: /api/agent/chat: the answer's \"run_id\" is not a string\n");
+        json_decref(j);
+        return 1;
+    }
     const char *run_id = s(j, "run_id");
     if (!*run_id) {
         fprintf(stderr, "frugal: %s\n", *s(j, "reply") ? s(j, "reply") : "no run was proposed");
@@ -508,6 +574,10 @@ static int cmd_runs(fr_cli *c, int limit)
     json_t *j = call(c, "GET", path, NULL);
     if (!j)
         return 1;
+    if (!has("/api/runs", j, "runs", JSON_ARRAY)) {
+        json_decref(j);
+        return 1;
+    }
     if (c->json) {
         print_json(j);
     } else {
@@ -526,7 +596,7 @@ static int cmd_run(fr_cli *c, const char *id)
     fr_buf p = FR_BUF_INIT;
     fr_buf_puts(&p, "/api/runs/");
     fr_uri_encode(&p, id, strlen(id), false);
-    int rc = get_and_show(c, p.data, print_run);
+    int rc = get_and_show(c, p.data, print_run, "state", JSON_STRING);
     fr_buf_free(&p);
     return rc;
 }
@@ -543,6 +613,10 @@ static int cmd_audit(fr_cli *c, const char *run)
     fr_buf_free(&p);
     if (!j)
         return 1;
+    if (!has("/api/audit", j, "audit", JSON_ARRAY)) {
+        json_decref(j);
+        return 1;
+    }
     if (c->json) {
         print_json(j);
     } else {
@@ -575,13 +649,21 @@ static int print_event(void *arg, const json_t *ev)
 
 static int cmd_events(fr_cli *c, unsigned long long since, int since_given, int follow)
 {
-    if (follow)
-        return fr_cli_follow(c, since_given ? since : FR_CLI_FEED_NOW, print_event, NULL, 0) ? 1 : 0;
+    if (follow) {
+        int rc = fr_cli_follow(c, since_given ? since : FR_CLI_FEED_NOW, print_event, NULL, 0);
+        if (rc)
+            fprintf(stderr, "frugal: lost the feed: %s\n", fr_cli_follow_strerror(rc));
+        return rc ? 1 : 0;
+    }
     char path[96];
     snprintf(path, sizeof(path), "/api/events?since=%llu&limit=1000", since);
     json_t *j = call(c, "GET", path, NULL);
     if (!j)
         return 1;
+    if (!has("/api/events", j, "events", JSON_ARRAY)) {
+        json_decref(j);
+        return 1;
+    }
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(j, "events"), i, e) print_event(NULL, e);
@@ -598,6 +680,10 @@ static int cmd_chat(fr_cli *c, int argc, char **argv)
     fr_buf_free(&m);
     if (!j)
         return 1;
+    if (!has("/api/agent/chat", j, "reply", JSON_STRING)) {
+        json_decref(j);
+        return 1;
+    }
     if (c->json)
         print_json(j);
     else {
@@ -611,17 +697,50 @@ static int cmd_chat(fr_cli *c, int argc, char **argv)
     return 0;
 }
 
-static char *read_token_file(const char *path)
+#define TOKEN_FILE_MAX 4096
+
+/* The token file holds one line, the token. 0 and *out (NULL when the file
+ * does not exist and missing_ok); -1 after printing why it cannot be used. */
+static int read_token_file(const char *path, bool missing_ok, char **out)
 {
+    *out = NULL;
     FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char buf[256];
-    char *r = fgets(buf, sizeof(buf), f);
+    if (!f) {
+        if (errno == ENOENT && missing_ok)
+            return 0;
+        fprintf(stderr, "frugal: cannot read the token file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char buf[TOKEN_FILE_MAX + 2];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    int rerr = ferror(f) ? errno : 0;
     fclose(f);
-    if (!r)
-        return NULL;
-    return fr_strdup(fr_str_trim(buf));
+    if (rerr) {
+        fprintf(stderr, "frugal: cannot read the token file %s: %s\n", path, strerror(rerr));
+        return -1;
+    }
+    if (n > TOKEN_FILE_MAX) {
+        fprintf(stderr, "frugal: the token file %s is larger than %d bytes; it should hold only the token\n", path,
+                TOKEN_FILE_MAX);
+        return -1;
+    }
+    buf[n] = '\0';
+    const char *why = memchr(buf, '\0', n) ? "contains a NUL byte" : NULL;
+    char *tok = fr_str_trim(buf);
+    if (!why && !*tok)
+        why = "is empty";
+    if (!why)
+        for (const char *p = tok; *p && !why; p++)
+            if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+                why = "holds more than one token (whitespace or control characters inside)";
+    if (why) {
+        fprintf(stderr, "frugal: the token file %s %s\n", path, why);
+        memset(buf, 0, sizeof(buf));
+        return -1;
+    }
+    *out = fr_strdup(tok);
+    memset(buf, 0, sizeof(buf));
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -679,7 +798,9 @@ int main(int argc, char **argv)
     }
     if (!c.token) {
         const char *tf = getenv("FRUGAL_TOKEN_FILE");
-        c.token = read_token_file(tf && *tf ? tf : "/var/lib/frugal/api-token");
+        bool given = tf && *tf;
+        if (read_token_file(given ? tf : "/var/lib/frugal/api-token", !given, &c.token) != 0)
+            return 1;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     fr_rand_init();

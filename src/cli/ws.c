@@ -25,7 +25,8 @@ struct wsconn {
     void *arg;
     int stop;
     unsigned long long last_seq;
-    fr_buf pre; /* bytes read past the handshake */
+    int bad_frame; /* the server sent something that is not a JSON event */
+    fr_buf pre;    /* bytes read past the handshake */
 };
 
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
@@ -71,8 +72,13 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     if (m->opcode != WSLAY_TEXT_FRAME || w->stop)
         return;
     json_t *ev = json_loadb((const char *)m->msg, m->msg_length, 0, NULL);
-    if (!ev)
+    if (!json_is_object(ev) || !json_is_string(json_object_get(ev, "type"))) {
+        /* a feed that says something else cannot be followed: stop, loudly */
+        json_decref(ev);
+        w->bad_frame = 1;
+        w->stop = 1;
         return;
+    }
     json_int_t seq = json_integer_value(json_object_get(ev, "seq"));
     if (seq > 0)
         w->last_seq = (unsigned long long)seq;
@@ -239,5 +245,12 @@ int fr_cli_follow(const fr_cli *c, unsigned long long since, fr_cli_event_fn fn,
         if (deadline && now_ms() >= deadline && !w.stop)
             return -ETIMEDOUT;
     }
-    return 0;
+    return w.bad_frame ? FR_EPARSE : 0;
+}
+
+const char *fr_cli_follow_strerror(int rc)
+{
+    if (rc == FR_EPARSE)
+        return "the server sent a malformed handshake or a frame that is not a JSON event";
+    return fr_strerror(rc);
 }

@@ -670,24 +670,34 @@ static void on_invoke(const fr_aws_result *res, void *arg)
     json_t *payload = fr_emr_lambda_payload(r->name);
     bool function_error = res->error && res->error->kind == FR_AWS_ERR_FUNCTION;
     char m[400] = "";
+    int status = 0;
+    char cid[32] = "";
+    bool unknown = false; /* the function ran; its answer is outside the contract */
     if (res->err)
         aws_msg(res, m, sizeof(m));
+    else
+        unknown = fr_emr_lambda_answer(res->body, res->body_len, &status, cid, sizeof(cid), m, sizeof(m)) != 0;
     fr_audit(r->id, "lambda.invoke",
              json_pack("{s:s, s:s, s:o, s:I, s:s, s:b}", "cluster_name", r->name, "lambda_function",
                        r->d->app->cfg.emr_lambda_function, "payload", payload, "status", (json_int_t)res->http_status,
                        "error", m, "function_error", function_error));
-    if (res->err) {
+    if (res->err || unknown) {
         /* A timeout or reset leaves it open whether the function ran; an
          * error answer from Lambda or from the function means it did not
          * create the cluster (the function reads the config first). */
         /* A function that timed out may have created the cluster before it
-         * did; so may a Lambda 5xx. */
-        bool ambiguous = !res->error || res->error->kind == FR_AWS_ERR_TRANSPORT || res->err == -ETIMEDOUT ||
-                         res->err == -ECONNRESET || res->http_status >= 500 ||
+         * did; so may a Lambda 5xx, and so may a function that ran and
+         * answered outside the contract (garbage, a failure statusCode). */
+        bool ambiguous = unknown || !res->error || res->error->kind == FR_AWS_ERR_TRANSPORT ||
+                         res->err == -ETIMEDOUT || res->err == -ECONNRESET || res->http_status >= 500 ||
                          (function_error && strstr(res->error->message, "timed out"));
+        if (unknown)
+            fr_crash_point("emr", "CREATE.effect"); /* ran, not yet journaled */
         fr_journal_append(r->d->journal, r->id, "CREATE", "failed", fr_emr_jdata_create_failed(m, ambiguous), NULL,
                           NULL);
         log_line(r, "error", "Cluster creation failed: %s", m);
+        if (unknown)
+            log_line(r, "warn", "The Lambda may have created the cluster: waiting for it, to revert and terminate");
         fr_emr_wf_event ev;
         ev_init(&ev, FR_EMR_EV_INVOKE_FAILED);
         ev.ambiguous = ambiguous;
@@ -697,23 +707,11 @@ static void on_invoke(const fr_aws_result *res, void *arg)
     }
     /* The answer may name the cluster; the WAIT finds and confirms it anyway. */
     fr_crash_point("emr", "CREATE.effect"); /* done, not yet journaled */
-    const char *cid = NULL;
-    json_t *resp = json_loadb(res->body, res->body_len, 0, NULL);
-    json_t *body = NULL;
-    if (resp && json_is_string(json_object_get(resp, "body")))
-        body = json_loads(json_string_value(json_object_get(resp, "body")), 0, NULL);
-    cid = json_string_value(json_object_get(body, "cluster_id"));
-    if (!cid)
-        cid = json_string_value(json_object_get(body, "ClusterId"));
-    int status = (int)json_integer_value(json_object_get(resp, "statusCode"));
     fr_journal_append(r->d->journal, r->id, "CREATE", "done", fr_emr_jdata_create_done(status, cid), NULL, NULL);
-    log_line(r, "info", "Cluster creation submitted%s%s", cid ? ": " : "", cid ? cid : "");
+    log_line(r, "info", "Cluster creation submitted%s%s", cid[0] ? ": " : "", cid);
     fr_emr_wf_event ev;
     ev_init(&ev, FR_EMR_EV_INVOKE_DONE);
-    if (cid && strlen(cid) < sizeof(ev.cluster_id))
-        fr_strlcpy(ev.cluster_id, cid, sizeof(ev.cluster_id));
-    json_decref(body);
-    json_decref(resp);
+    fr_strlcpy(ev.cluster_id, cid, sizeof(ev.cluster_id));
     feed(r, &ev);
 }
 

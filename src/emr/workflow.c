@@ -675,3 +675,100 @@ json_t *fr_emr_action_to_json(const fr_emr_action *a)
         json_object_set_new(o, "final_state", json_string(fr_emr_wf_state_name(a->final_state)));
     return o;
 }
+
+/* A short, printable quote of untrusted text for a message. */
+static void quote(char *out, size_t n, const char *s, size_t len)
+{
+    size_t j = 0, i = 0;
+    for (; i < len && j + 4 < n; i++)
+        out[j++] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
+    if (i < len)
+        memcpy(out + j, "...", 3), j += 3;
+    out[j] = '\0';
+}
+
+static bool emr_cluster_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 3 || n > 31 || strncmp(s, "j-", 2) != 0)
+        return false;
+    for (size_t i = 2; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+            return false;
+    return true;
+}
+
+int fr_emr_lambda_answer(const char *payload, size_t len, int *status, char *cluster_id, size_t idlen, char *why,
+                         size_t whylen)
+{
+    *status = 0;
+    if (idlen)
+        cluster_id[0] = '\0';
+    why[0] = '\0';
+    char q[64];
+    if (!payload || len == 0) {
+        snprintf(why, whylen, "the Lambda's answer is empty");
+        return FR_EPARSE;
+    }
+    json_error_t je;
+    json_t *resp = json_loadb(payload, len, JSON_DECODE_ANY, &je);
+    if (!resp) {
+        quote(q, sizeof(q), payload, len);
+        snprintf(why, whylen, "the Lambda's answer is not JSON (%s): %s", je.text, q);
+        return FR_EPARSE;
+    }
+    int rc = FR_EPARSE;
+    json_t *body = NULL;
+    json_t *sc = json_object_get(resp, "statusCode");
+    json_t *b = json_object_get(resp, "body");
+    if (!json_is_object(resp)) {
+        snprintf(why, whylen, "the Lambda's answer is not an object {\"statusCode\", \"body\"}");
+        goto out;
+    }
+    if (!json_is_integer(sc) || json_integer_value(sc) < 100 || json_integer_value(sc) > 599) {
+        snprintf(why, whylen, "the Lambda's answer has no valid statusCode");
+        goto out;
+    }
+    *status = (int)json_integer_value(sc);
+    if (json_is_string(b)) {
+        body = json_loads(json_string_value(b), JSON_DECODE_ANY, NULL);
+        if (!json_is_object(body)) {
+            quote(q, sizeof(q), json_string_value(b), json_string_length(b));
+            snprintf(why, whylen, "the Lambda's answer (statusCode %d) has a body that is not a JSON object: %s",
+                     *status, q);
+            goto out;
+        }
+    } else if (json_is_object(b)) {
+        body = json_incref(b);
+    } else {
+        snprintf(why, whylen, "the Lambda's answer (statusCode %d) has no body", *status);
+        goto out;
+    }
+    if (*status < 200 || *status > 299) {
+        const char *m = json_string_value(json_object_get(body, "message"));
+        if (!m)
+            m = json_string_value(json_object_get(body, "error"));
+        quote(q, sizeof(q), m ? m : "", m ? strlen(m) : 0);
+        snprintf(why, whylen, "the Lambda answered statusCode %d%s%s", *status, q[0] ? ": " : "", q);
+        rc = FR_EHTTP;
+        goto out;
+    }
+    json_t *id = json_object_get(body, "cluster_id");
+    if (!id)
+        id = json_object_get(body, "ClusterId");
+    if (id && !json_is_null(id)) {
+        if (!json_is_string(id) || !emr_cluster_id(json_string_value(id))) {
+            if (json_is_string(id))
+                quote(q, sizeof(q), json_string_value(id), json_string_length(id));
+            snprintf(why, whylen, "the Lambda's answer names a cluster id that is not an EMR cluster id%s%s",
+                     json_is_string(id) ? ": " : "", json_is_string(id) ? q : "");
+            goto out;
+        }
+        fr_strlcpy(cluster_id, json_string_value(id), idlen);
+    }
+    rc = 0;
+out:
+    json_decref(body);
+    json_decref(resp);
+    return rc;
+}

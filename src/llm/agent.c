@@ -370,15 +370,31 @@ static void run_command(struct turn *t, const fr_cmd *cmd)
 static void model_call(struct turn *t);
 static void next_tool(struct turn *t);
 
+/* The longest prefix of s, at most max bytes, that ends on a character
+ * boundary (s is valid UTF-8). */
+static size_t utf8_prefix(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return n;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    return max;
+}
+
 static void tool_result(struct turn *t, const char *call_id, json_t *result)
 {
     /* Tool output goes to the model as a JSON string: data, not instructions. */
     char *txt = json_dumps(result, JSON_COMPACT);
     json_decref(result);
-    if (txt && strlen(txt) > 24000)
-        txt[24000] = '\0'; /* keep the prompt bounded; the JSON is cut, the model is told */
-    json_array_append_new(t->history, json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id", call_id, "content",
-                                                txt ? txt : "{}"));
+    if (txt)
+        txt[utf8_prefix(txt, 24000)] = '\0'; /* keep the prompt bounded; the JSON is cut */
+    /* every tool call gets its answer, or the next request is malformed */
+    json_t *msg = txt ? json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id", call_id, "content", txt) : NULL;
+    if (!msg)
+        msg = json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id", call_id, "content",
+                        "{\"error\":\"internal\",\"message\":\"the tool result could not be encoded\"}");
+    json_array_append_new(t->history, msg);
     free(txt);
     t->next_call++;
     next_tool(t);
@@ -396,7 +412,7 @@ static json_t *strip_series(json_t *an)
 
 struct tool_ctx {
     struct turn *t;
-    char call_id[80];
+    char *call_id; /* the model's id, echoed as it came */
     char tool[40];
 };
 
@@ -436,10 +452,36 @@ static void on_tool_json(void *arg, int err, json_t *res, const char *msg)
         out = json_incref(res);
     }
     json_decref(res);
-    char id[80];
-    fr_strlcpy(id, c->call_id, sizeof(id));
+    char *id = c->call_id;
     free(c);
     tool_result(t, id, out);
+    free(id);
+}
+
+/* The model's arguments are untrusted input: every field a tool reads must
+ * have the type its schema promises, or the call is answered with an error
+ * (a wrong-typed cluster_id or run_id must not fall back to "the latest"). */
+static const char *check_args(const json_t *args, bool needs_name)
+{
+    static const char *const names[] = {"cluster_name", "cluster_id", "run_id"};
+    for (size_t i = 0; i < FR_ARRAY_SIZE(names); i++) {
+        const json_t *v = json_object_get(args, names[i]);
+        if (!v)
+            continue;
+        if (!json_is_string(v))
+            return i == 0 ? "cluster_name must be a string" : i == 1 ? "cluster_id must be a string"
+                                                                      : "run_id must be a string";
+        if (!fr_cmd_valid_name(json_string_value(v)))
+            return i == 0 ? "cluster_name is not a valid cluster name (1-256 letters, digits, - _ .)"
+                   : i == 1 ? "cluster_id is malformed"
+                            : "run_id is malformed";
+    }
+    const json_t *refresh = json_object_get(args, "refresh");
+    if (refresh && !json_is_boolean(refresh))
+        return "refresh must be true or false";
+    if (needs_name && !json_object_get(args, "cluster_name"))
+        return "cluster_name is required";
+    return NULL;
 }
 
 static void exec_tool(struct turn *t, const json_t *call)
@@ -448,39 +490,68 @@ static void exec_tool(struct turn *t, const json_t *call)
     const char *id = json_string_value(json_object_get(call, "id")) ?: "";
     const json_t *fn = json_object_get(call, "function");
     const char *name = json_string_value(json_object_get(fn, "name")) ?: "";
-    const char *argtxt = json_string_value(json_object_get(fn, "arguments")) ?: "{}";
-    json_t *args = json_loads(argtxt, 0, NULL);
-    if (!json_is_object(args)) {
-        json_decref(args);
-        tool_result(t, id, json_pack("{s:s, s:s}", "error", "bad_arguments", "message", "arguments must be a JSON object"));
-        return;
-    }
+    const char *argtxt = json_string_value(json_object_get(fn, "arguments")) ?: "";
+    if (!argtxt[argtxt[0] ? strspn(argtxt, " \t\r\n") : 0])
+        argtxt = "{}"; /* a tool without parameters may stream no arguments at all */
     fr_metric_inc("frugal_agent_tool_calls_total", "Tool calls requested by the model", "", 1);
     if (fr_agent_tool_is_write(name)) {
-        /* The gate is here, in code: no model output changes anything. */
+        /* The gate is here, in code: no model output changes anything,
+         * whatever its arguments look like. */
+        json_t *raw = json_loads(argtxt, JSON_DECODE_ANY, NULL);
         fr_audit(t->conv_id, "agent.tool_refused",
-                 json_pack("{s:s, s:s, s:O, s:s}", "tool", name, "principal", "llm", "arguments", args, "reason",
-                           "write tools run only in an approved workflow"));
+                 json_pack("{s:s, s:s, s:o, s:s}", "tool", name, "principal", "llm", "arguments",
+                           raw ? raw : json_stringn(argtxt, utf8_prefix(argtxt, 1000)),
+                           "reason", "write tools run only in an approved workflow"));
         fr_metric_inc("frugal_agent_refusals_total", "Write-tool calls refused", "", 1);
-        json_decref(args);
         tool_result(t, id,
                     json_pack("{s:s, s:s}", "error", "refused", "message",
                               "Refused: this action is performed only by frugal's workflow after the user approves a "
                               "proposal with one click. Use propose_optimization and let the user decide."));
         return;
     }
+    json_error_t je;
+    json_t *args = json_loads(argtxt, JSON_DECODE_ANY, &je);
+    if (!json_is_object(args)) {
+        char why[240];
+        if (!args) {
+            /* jansson quotes the input near the error: ASCII only here */
+            for (char *p = je.text; *p; p++)
+                if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+                    *p = '?';
+            snprintf(why, sizeof(why), "arguments are not valid JSON (%s); they must be a JSON object", je.text);
+        }
+        else
+            snprintf(why, sizeof(why), "arguments must be a JSON object, not %s",
+                     json_is_array(args) ? "an array" : json_is_string(args) ? "a string" : "a scalar");
+        json_decref(args);
+        fr_log_warn("agent.bad_tool_call", "{s:s, s:s}", "conversation_id", t->conv_id, "reason", why);
+        tool_result(t, id, json_pack("{s:s, s:s}", "error", "bad_arguments", "message", why));
+        return;
+    }
     const char *cluster = json_string_value(json_object_get(args, "cluster_name"));
     const char *cluster_id = json_string_value(json_object_get(args, "cluster_id"));
-    int needs_name = strcmp(name, "analyze_cluster") == 0 || strcmp(name, "get_param_store_config") == 0 ||
-                     strcmp(name, "calculate_cost") == 0 || strcmp(name, "propose_optimization") == 0;
-    if (needs_name && (!cluster || !fr_cmd_valid_name(cluster))) {
+    bool needs_name = strcmp(name, "analyze_cluster") == 0 || strcmp(name, "get_param_store_config") == 0 ||
+                      strcmp(name, "calculate_cost") == 0 || strcmp(name, "propose_optimization") == 0;
+    bool known = needs_name || strcmp(name, "list_transient_clusters") == 0 ||
+                 strcmp(name, "check_cluster_status") == 0;
+    const char *bad = known ? check_args(args, needs_name) : NULL;
+    if (bad) {
         json_decref(args);
-        tool_result(t, id, json_pack("{s:s, s:s}", "error", "bad_arguments", "message", "cluster_name is required"));
+        fr_log_warn("agent.bad_tool_call", "{s:s, s:s}", "conversation_id", t->conv_id, "reason", bad);
+        tool_result(t, id, json_pack("{s:s, s:s}", "error", "bad_arguments", "message", bad));
         return;
     }
     struct tool_ctx *c = calloc(1, sizeof(*c));
+    char *cid = fr_strdup(id);
+    if (!c || !cid) {
+        free(c);
+        free(cid);
+        json_decref(args);
+        tool_result(t, id, json_pack("{s:s}", "error", "no_memory"));
+        return;
+    }
     c->t = t;
-    fr_strlcpy(c->call_id, id, sizeof(c->call_id));
+    c->call_id = cid;
     fr_strlcpy(c->tool, name, sizeof(c->tool));
     int rc;
     if (strcmp(name, "list_transient_clusters") == 0)
@@ -494,18 +565,29 @@ static void exec_tool(struct turn *t, const json_t *call)
     else if (strcmp(name, "check_cluster_status") == 0) {
         const char *rid = json_string_value(json_object_get(args, "run_id"));
         json_t *run = rid ? fr_emrd_run(a->emrd, rid) : fr_emrd_current_run(a->emrd);
+        free(c->call_id);
         free(c);
         json_decref(args);
         tool_result(t, id, run ? run : json_pack("{s:s}", "error", "no_run"));
         return;
     } else {
+        free(c->call_id);
         free(c);
         json_decref(args);
-        tool_result(t, id, json_pack("{s:s, s:s}", "error", "unknown_tool", "message", name));
+        /* the name is the model's text: echoed only when short */
+        char msg[160];
+        if (strlen(name) <= 64)
+            snprintf(msg, sizeof(msg), "unknown tool \"%s\"", name);
+        else
+            snprintf(msg, sizeof(msg), "unknown tool (a name of %zu bytes)", strlen(name));
+        fr_log_warn("agent.bad_tool_call", "{s:s, s:s}", "conversation_id", t->conv_id, "reason", "unknown tool");
+        json_t *res = json_pack("{s:s, s:s}", "error", "unknown_tool", "message", msg);
+        tool_result(t, id, res ? res : json_pack("{s:s}", "error", "unknown_tool"));
         return;
     }
     json_decref(args);
     if (rc) {
+        free(c->call_id);
         free(c);
         tool_result(t, id, json_pack("{s:s}", "error", fr_errname(rc)));
     }

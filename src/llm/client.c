@@ -165,10 +165,7 @@ static void done(void *arg, const fr_http_resp *r, const fr_call_result *res)
     long status = r ? r->status : 0;
     if (r && status >= 200 && status < 300) {
         if (!c->l->cfg.stream) {
-            json_t *j = json_loadb(r->body, r->body_len, 0, NULL);
-            if (!j || fr_llm_acc_response(&c->acc, j) != 0)
-                err = FR_EPARSE;
-            json_decref(j);
+            err = fr_llm_acc_body(&c->acc, r->body, r->body_len);
             if (!err && c->acc.content.len && c->h.on_delta)
                 c->h.on_delta(c->arg, c->acc.content.data, c->acc.content.len);
         } else {

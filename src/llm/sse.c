@@ -1,6 +1,8 @@
 /* Pure parts of the chat client: SSE framing, delta accumulation, request
  * building. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,44 +216,102 @@ int fr_llm_acc_chunk(fr_llm_acc *a, const json_t *chunk, fr_buf *delta_out)
     return 0;
 }
 
+/* A malformed answer: FR_EPARSE, with the reason in error_message. */
+static int malformed(fr_llm_acc *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int malformed(fr_llm_acc *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->error_message, sizeof(a->error_message), fmt, ap);
+    va_end(ap);
+    return FR_EPARSE;
+}
+
 int fr_llm_acc_response(fr_llm_acc *a, const json_t *resp)
 {
     if (!json_is_object(resp))
-        return FR_EPARSE;
+        return malformed(a, "the model's answer is not a JSON object");
+    json_t *err = json_object_get(resp, "error");
+    if (json_is_object(err)) {
+        /* an error body with a 2xx status (some proxies do this) */
+        set_str(a->error_code, sizeof(a->error_code), json_string_value(json_object_get(err, "code")));
+        if (!a->error_code[0])
+            set_str(a->error_code, sizeof(a->error_code), json_string_value(json_object_get(err, "type")));
+        if (!a->error_code[0])
+            set_str(a->error_code, sizeof(a->error_code), "error");
+        set_str(a->error_message, sizeof(a->error_message), json_string_value(json_object_get(err, "message")));
+        if (strcmp(a->error_code, "content_filter") == 0)
+            a->filtered = 1;
+        return FR_EHTTP;
+    }
     apply_usage(a, json_object_get(resp, "usage"));
     json_t *choices = json_object_get(resp, "choices");
-    if (!json_is_array(choices) || json_array_size(choices) == 0)
-        return FR_EPARSE;
+    if (!choices)
+        return malformed(a, "the model's answer has no choices");
+    if (!json_is_array(choices))
+        return malformed(a, "the model's answer: choices is not an array");
+    if (json_array_size(choices) == 0)
+        return malformed(a, "the model's answer: choices is empty");
     json_t *c = json_array_get(choices, 0);
-    json_t *m = json_object_get(c, "message");
-    if (!json_is_object(m))
-        return FR_EPARSE;
+    if (!json_is_object(c))
+        return malformed(a, "the model's answer: choices[0] is not an object");
     check_filter(a, c);
-    const char *text = json_string_value(json_object_get(m, "content"));
-    if (text)
-        fr_buf_puts(&a->content, text);
+    const char *fin = json_string_value(json_object_get(c, "finish_reason"));
+    if (fin && strcmp(fin, "content_filter") == 0)
+        a->filtered = 1;
+    json_t *m = json_object_get(c, "message");
+    if (!m && a->filtered) {
+        /* Azure may drop the message of a filtered answer */
+        set_str(a->finish_reason, sizeof(a->finish_reason), "content_filter");
+        return 0;
+    }
+    if (!json_is_object(m))
+        return malformed(a, "the model's answer: choices[0].message is %s", m ? "not an object" : "missing");
+    json_t *content = json_object_get(m, "content");
+    if (content && !json_is_null(content) && !json_is_string(content))
+        return malformed(a, "the model's answer: message.content is not a string");
     json_t *tcs = json_object_get(m, "tool_calls");
-    if (tcs && !json_is_array(tcs))
-        return FR_EPARSE;
+    if (tcs && !json_is_null(tcs) && !json_is_array(tcs))
+        return malformed(a, "the model's answer: message.tool_calls is not an array");
+    if (!json_is_string(content) && json_array_size(tcs) == 0 && !a->filtered)
+        return malformed(a, "the model's answer: the message has neither content nor tool_calls");
+    if (json_is_string(content))
+        fr_buf_append(&a->content, json_string_value(content), json_string_length(content));
     size_t i;
     json_t *tc;
     json_array_foreach(tcs, i, tc)
     {
         json_t *fn = json_object_get(tc, "function");
-        if (!json_is_object(fn) || !json_is_string(json_object_get(fn, "name")))
-            return FR_EPARSE;
-        const char *args = json_string_value(json_object_get(fn, "arguments"));
+        json_t *id = json_object_get(tc, "id");
+        json_t *args = json_object_get(fn, "arguments");
+        if (!json_is_object(tc) || !json_is_object(fn))
+            return malformed(a, "the model's answer: tool_calls[%zu] has no function object", i);
+        if (!json_is_string(json_object_get(fn, "name")))
+            return malformed(a, "the model's answer: tool_calls[%zu].function.name is not a string", i);
+        if (id && !json_is_string(id))
+            return malformed(a, "the model's answer: tool_calls[%zu].id is not a string", i);
+        if (args && !json_is_null(args) && !json_is_string(args))
+            return malformed(a, "the model's answer: tool_calls[%zu].function.arguments is not a string", i);
         json_array_append_new(a->tool_calls,
-                              json_pack("{s:s, s:s, s:{s:s, s:s}}", "id",
-                                        json_string_value(json_object_get(tc, "id")) ?: "", "type", "function",
-                                        "function", "name", json_string_value(json_object_get(fn, "name")),
-                                        "arguments", args ? args : "{}"));
+                              json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", json_string_value(id) ?: "", "type",
+                                        "function", "function", "name", json_string_value(json_object_get(fn, "name")),
+                                        "arguments", json_string_value(args) ?: "{}"));
     }
-    const char *fin = json_string_value(json_object_get(c, "finish_reason"));
     set_str(a->finish_reason, sizeof(a->finish_reason), fin ? fin : "stop");
-    if (fin && strcmp(fin, "content_filter") == 0)
-        a->filtered = 1;
     return 0;
+}
+
+int fr_llm_acc_body(fr_llm_acc *a, const char *body, size_t len)
+{
+    if (len == 0)
+        return malformed(a, "the model's answer is empty");
+    json_error_t je;
+    json_t *j = json_loadb(body, len, 0, &je);
+    if (!j)
+        return malformed(a, "the model's answer is not JSON (%s at byte %d)", je.text, je.position);
+    int rc = fr_llm_acc_response(a, j);
+    json_decref(j);
+    return rc;
 }
 
 void fr_llm_acc_error_body(fr_llm_acc *a, const char *body, size_t len)

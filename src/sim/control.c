@@ -325,10 +325,20 @@ void fr_sim_control(fr_sim *s, const char *method, const char *path, const char 
             bool inc;
             if (fr_sim_jbool(j, "include_cluster_id", &inc) == 0)
                 s->lambda.include_cluster_id = inc;
+            json_t *ans = json_object_get(j, "answer");
+            if (ans && !json_is_string(ans) && !json_is_null(ans)) {
+                json_decref(j);
+                fail(r, 400, "bad_answer", "answer must be a string (the raw payload) or null");
+                return;
+            }
+            if (ans) {
+                free(s->lambda.answer);
+                s->lambda.answer = json_is_string(ans) ? fr_strdup(json_string_value(ans)) : NULL;
+            }
             json_decref(j);
         }
-        reply(r, 200, json_pack("{s:f, s:b}", "seconds", s->lambda.delay_s, "include_cluster_id",
-                                s->lambda.include_cluster_id));
+        reply(r, 200, json_pack("{s:f, s:b, s:s?}", "seconds", s->lambda.delay_s, "include_cluster_id",
+                                s->lambda.include_cluster_id, "answer", s->lambda.answer));
     } else if (fr_str_startswith(p, "/clusters") && get && (p[9] == '\0' || p[9] == '/')) {
         cluster_api(s, p[9] ? p + 10 : "", now, r);
     } else if (fr_str_startswith(p, "/instances/") && fr_str_endswith(p, "/metrics") && get) {

@@ -39,6 +39,8 @@ void fr_sim_lambda_free(fr_sim_lambda *l)
     free(l->inv);
     l->inv = NULL;
     l->cap = 0;
+    free(l->answer);
+    l->answer = NULL;
 }
 
 /* name | 123456789012:function:name | arn:aws:lambda:r:acct:function:name[:qualifier] */
@@ -262,6 +264,12 @@ static void op_invoke(fr_sim_lambda *l, const fr_sim_call *c, int64_t now, fr_si
     }
     if (fr_str_ieq(c->log_type, "Tail"))
         log_tail(r, inv);
+    if (l->answer && !queued && strcmp(inv->status, "succeeded") == 0) {
+        /* the function ran (and created its cluster); its answer is garbage */
+        json_decref(answer);
+        fr_sim_resp_raw(r, 200, "application/json", l->answer, strlen(l->answer));
+        return;
+    }
     char *s = json_dumps(answer, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(answer);
     fr_sim_resp_raw(r, 200, "application/json", s ? s : "null", s ? strlen(s) : 4);

@@ -34,6 +34,7 @@ typedef struct fr_sim_lambda {
     size_t n, cap;
     double delay_s;
     bool include_cluster_id;
+    char *answer; /* when set, Invoke answers these bytes after the function ran (tests of malformed answers) */
     fr_sim_ssm *ssm;
     fr_sim_emr *emr;
     char region[32];

@@ -161,6 +161,40 @@ class RunSafety(unittest.TestCase):
         after, v = e2e.ssm_value(self.sim, name)
         self.assertEqual(after, before, "run ended %s with frugal's value left in the parameter" % run["state"])
 
+    def test_a_malformed_lambda_answer_is_an_unknown_outcome(self):
+        """The Lambda runs and creates its cluster but answers outside the
+        contract (garbage, a cluster id that is no EMR id). Its outcome is
+        unknown: the run fails with a clear error, yet it waits for the
+        cluster, restores the parameter byte for byte and terminates the
+        cluster the Lambda made. (Before: a malformed id was taken as the
+        test cluster, so the real one was never found nor terminated.)"""
+        self.d = e2e.frugald(self.sim, args=["--set", "emr.wait_timeout=20m"])
+        name = "ETL-DAILY-LOAD"
+        before, v0 = e2e.ssm_value(self.sim, name)
+        answers = [
+            ("<html><body>502 Bad Gateway</body></html>", "not JSON"),
+            ('{"statusCode": 200, "body": "{\\"cluster_id\\": \\"j-abc; rm -rf\\"}"}', "not an EMR cluster id"),
+        ]
+        for raw, why in answers:
+            with self.subTest(answer=raw):
+                self.sim.control("POST", "/_sim/lambda/delay", {"seconds": 0, "answer": raw})
+                n0 = len(self.sim.invocations())
+                run_id = e2e.propose(self.d, name)["run_id"]
+                self.d.api("POST", "/api/agent/approve", {"run_id": run_id})
+                run = e2e.wait_run(self.d, run_id, timeout=180)
+                inv = self.sim.invocations()[n0:]
+                self.assertEqual(len(inv), 1, "the Lambda ran %d times" % len(inv))
+                made = inv[0].get("cluster_id")
+                self.assertTrue(made, "the sim's Lambda created no cluster: %s" % inv[0])
+                self.assertEqual(run["state"], "FAILED", run)
+                self.assertIn("Lambda", run.get("error", ""), run)
+                self.assertIn(why, run.get("error", ""), run)
+                after, v = e2e.ssm_value(self.sim, name)
+                self.assertEqual(after, before, "the parameter still holds frugal's value (v%d)" % v)
+                self.assertTrue(terminated_by_request(self.sim, made),
+                                "the cluster %s the Lambda made was left %s" % (made, state_of(self.sim, made)))
+        self.sim.control("POST", "/_sim/lambda/delay", {"seconds": 0, "answer": None})
+
     def test_sigterm_while_waiting_restores_the_parameter(self):
         """systemctl stop while the run waits for the test cluster: the
         drain restores the parameter before frugald exits."""

@@ -914,6 +914,87 @@ static size_t run_scenario(scenario sc, size_t crash_at, bool apply_on_crash, bo
     return entries;
 }
 
+/* What the Lambda answers is read against the contract; anything else is
+ * an unknown outcome with a reason, never a silent "no cluster id". */
+static void test_lambda_answer_malformed(void **state)
+{
+    (void)state;
+    struct {
+        const char *payload;
+        int rc;
+        int status;
+        const char *id;
+        const char *why; /* substring */
+    } cases[] = {
+        /* the contract */
+        {"{\"statusCode\": 200, \"body\": \"{\\\"message\\\": \\\"Cluster creation started\\\", \\\"cluster_id\\\": "
+         "\\\"j-2AXXXXXXGAPLF\\\"}\"}",
+         0, 200, "j-2AXXXXXXGAPLF", ""},
+        {"{\"statusCode\": 202, \"body\": \"{\\\"message\\\": \\\"Request queued\\\", \\\"fifo_key\\\": \\\"X\\\"}\"}", 0,
+         202, "", ""},
+        {"{\"statusCode\": 200, \"body\": {\"ClusterId\": \"j-ABC123\"}}", 0, 200, "j-ABC123", ""},
+        {"{\"statusCode\": 200, \"body\": \"{\\\"cluster_id\\\": null}\"}", 0, 200, "", ""},
+        /* outside it */
+        {"", FR_EPARSE, 0, "", "empty"},
+        {"null", FR_EPARSE, 0, "", "not an object"},
+        {"<html>502 Bad Gateway</html>", FR_EPARSE, 0, "", "not JSON"},
+        {"{\"statusCode\": 200, \"body\": \"{\\\"cluster_id\\\": \\\"j-", FR_EPARSE, 0, "", "not JSON"},
+        {"[200, \"j-ABC\"]", FR_EPARSE, 0, "", "not an object"},
+        {"\"j-ABC123\"", FR_EPARSE, 0, "", "not an object"},
+        {"{}", FR_EPARSE, 0, "", "no valid statusCode"},
+        {"{\"statusCode\": \"200\", \"body\": \"{}\"}", FR_EPARSE, 0, "", "no valid statusCode"},
+        {"{\"statusCode\": 1e3, \"body\": \"{}\"}", FR_EPARSE, 0, "", "no valid statusCode"},
+        {"{\"statusCode\": 200}", FR_EPARSE, 200, "", "no body"},
+        {"{\"statusCode\": 200, \"body\": 5}", FR_EPARSE, 200, "", "no body"},
+        {"{\"statusCode\": 200, \"body\": \"Cluster creation started\"}", FR_EPARSE, 200, "", "not a JSON object"},
+        {"{\"statusCode\": 200, \"body\": \"[]\"}", FR_EPARSE, 200, "", "not a JSON object"},
+        {"{\"statusCode\": 200, \"body\": \"{\\\"cluster_id\\\": 42}\"}", FR_EPARSE, 200, "", "not an EMR cluster id"},
+        {"{\"statusCode\": 200, \"body\": \"{\\\"cluster_id\\\": \\\"j-abc; rm -rf\\\"}\"}", FR_EPARSE, 200, "",
+         "not an EMR cluster id: j-abc; rm -rf"},
+        {"{\"statusCode\": 200, \"body\": \"{\\\"cluster_id\\\": \\\"j-0123456789ABCDEF0123456789ABCDEF\\\"}\"}", FR_EPARSE,
+         200, "", "not an EMR cluster id"},
+        {"{\"statusCode\": 200, \"body\": \"{\\\"cluster_id\\\": \\\"\\\"}\"}", FR_EPARSE, 200, "", "not an EMR"},
+        /* a function that handled its own failure: it says so, and may still have made something */
+        {"{\"statusCode\": 500, \"body\": \"{\\\"message\\\": \\\"RunJobFlow: ValidationException\\\"}\"}", FR_EHTTP,
+         500, "", "statusCode 500: RunJobFlow: ValidationException"},
+        {"{\"statusCode\": 400, \"body\": \"{\\\"error\\\": \\\"bad request\\\"}\"}", FR_EHTTP, 400, "",
+         "statusCode 400: bad request"},
+        /* an unhandled-error payload without the X-Amz-Function-Error header */
+        {"{\"errorMessage\": \"'cluster_name'\", \"errorType\": \"KeyError\"}", FR_EPARSE, 0, "", "no valid statusCode"},
+    };
+    for (size_t i = 0; i < FR_ARRAY_SIZE(cases); i++) {
+        int status = -1;
+        char id[32] = "junk", why[300];
+        int rc = fr_emr_lambda_answer(cases[i].payload, strlen(cases[i].payload), &status, id, sizeof(id), why,
+                                      sizeof(why));
+        if (rc != cases[i].rc || status != cases[i].status || strcmp(id, cases[i].id) != 0 ||
+            !strstr(why, cases[i].why) || (rc && !why[0]))
+            fail_msg("case %zu %s: rc %d status %d id \"%s\" why \"%s\"", i, cases[i].payload, rc, status, id, why);
+    }
+    /* NULL, a huge payload, invalid UTF-8: an error, a bounded message */
+    int status;
+    char id[32], why[300];
+    assert_int_equal(fr_emr_lambda_answer(NULL, 0, &status, id, sizeof(id), why, sizeof(why)), FR_EPARSE);
+    size_t big = 6u << 20;
+    char *p = malloc(big + 1);
+    assert_non_null(p);
+    memset(p, 'x', big);
+    p[big] = '\0';
+    assert_int_equal(fr_emr_lambda_answer(p, big, &status, id, sizeof(id), why, sizeof(why)), FR_EPARSE);
+    assert_non_null(strstr(why, "not JSON"));
+    assert_true(strlen(why) < 200);
+    /* a body of 6 MB: the message quotes a little of it */
+    int n = snprintf(p, big, "{\"statusCode\": 200, \"body\": \"");
+    memset(p + n, 'y', big - (size_t)n - 3);
+    memcpy(p + big - 3, "\"}", 3);
+    assert_int_equal(fr_emr_lambda_answer(p, strlen(p), &status, id, sizeof(id), why, sizeof(why)), FR_EPARSE);
+    assert_non_null(strstr(why, "yyy..."));
+    free(p);
+    const char bad_utf8[] = "{\"statusCode\": 200, \"body\": \"\xff\xfe\"}";
+    assert_int_equal(fr_emr_lambda_answer(bad_utf8, strlen(bad_utf8), &status, id, sizeof(id), why, sizeof(why)),
+                     FR_EPARSE);
+}
+
 static void test_recovery_every_journal_point(void **state)
 {
     size_t runs = 0;
@@ -1032,6 +1113,7 @@ int main(void)
         cmocka_unit_test(test_wait_paths),
         cmocka_unit_test(test_random_walks),
         cmocka_unit_test(test_revert_decide_and_payload),
+        cmocka_unit_test(test_lambda_answer_malformed),
         cmocka_unit_test(test_recovery_every_journal_point),
         cmocka_unit_test(test_recovery_plans),
     };

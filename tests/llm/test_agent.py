@@ -189,6 +189,65 @@ class Agent(unittest.TestCase):
             st, run, _ = self.d.api("GET", "/api/runs/" + r["run_id"])
             self.assertEqual(run["state"], "AWAIT_APPROVAL", "nothing but the user approves")
 
+    def test_malformed_tool_calls_are_answered_with_errors(self):
+        """The model's tool calls are untrusted input: arguments that are not
+        JSON, truncated, not an object, wrong-typed or missing fields, huge
+        strings, unknown tools. Each gets an error result (one per call id),
+        nothing is executed, and the conversation goes on."""
+        self.start()
+        name = e2e.pick_cluster(self.sim)
+        before = e2e.ssm_value(self.sim, name)
+        huge = "A" * 100000
+        calls = [
+            ("analyze_cluster", "this is not json", "not valid JSON"),
+            ("analyze_cluster", '{"cluster_name": "' + name, "not valid JSON"),
+            ("analyze_cluster", '["%s"]' % name, "not an array"),
+            ("analyze_cluster", '"%s"' % name, "not a string"),
+            ("analyze_cluster", '{"cluster_name": 5}', "cluster_name must be a string"),
+            ("propose_optimization", "{}", "cluster_name is required"),
+            # a wrong-typed run of the cluster must not fall back to the latest
+            ("propose_optimization", json.dumps({"cluster_name": name, "cluster_id": 7}), "cluster_id must be"),
+            ("propose_optimization", '{"cluster_name": "../../etc/passwd"}', "not a valid cluster name"),
+            ("check_cluster_status", '{"run_id": 12}', "run_id must be a string"),
+            ("list_transient_clusters", '{"refresh": "yes"}', "refresh must be"),
+            ("analyze_cluster", json.dumps({"cluster_name": huge}), "not a valid cluster name"),
+            ("invoke_cluster_lambda", "{garbage", "Refused"),
+            ("drop_all_clusters", json.dumps({"cluster_name": name}), 'unknown tool \\"drop_all_clusters\\"'),
+            ("\u00e9" * 3000, "{}", "unknown tool (a name of 6000 bytes)"),
+        ]
+        script_calls = [{"id": "call_bad_%d" % i, "name": n, "arguments": a} for i, (n, a, _) in enumerate(calls)]
+        self.script([
+            {"match": {"user": "garbage"}, "reply": {"tool_calls": script_calls}},
+            {"match": {"tool_regex": "unknown_tool"}, "reply": {"content": "Those tool calls were malformed."}},
+        ])
+        r = self.chat("send garbage tool calls")
+        self.assertEqual(r["reply"], "Those tool calls were malformed.")
+        self.assertNotEqual(r.get("kind"), "proposal")
+        last = self.requests()[-1]["messages"]
+        answers = {m["tool_call_id"]: m["content"] for m in last if m.get("role") == "tool"}
+        for i, (n, a, want) in enumerate(calls):
+            got = answers.get("call_bad_%d" % i)
+            self.assertIsNotNone(got, "tool call %d (%s) got no answer" % (i, n[:40]))
+            body = json.loads(got)
+            self.assertIn(body.get("error"), ("bad_arguments", "unknown_tool", "refused"), got[:200])
+            self.assertIn(want, got, "call %d %s" % (i, n[:40]))
+        # nothing ran: no run, no Lambda, the parameter untouched
+        st, runs, _ = self.d.api("GET", "/api/runs")
+        self.assertEqual([x for x in runs["runs"] if x.get("cluster_name") == name], [])
+        self.assertEqual(self.sim.invocations(), [])
+        self.assertEqual(e2e.ssm_value(self.sim, name), before)
+        st, audit, _ = self.d.api("GET", "/api/audit?run=" + r["conversation_id"])
+        self.assertEqual([a["tool"] for a in audit["audit"] if a["event"] == "agent.tool_refused"],
+                         ["invoke_cluster_lambda"])
+        # the conversation goes on, and a well-formed call still works
+        self.script([{"match": {"user": "now list"},
+                      "reply": {"tool_calls": [{"name": "list_transient_clusters", "arguments": ""}]}},
+                     {"match": {"tool_name": "list_transient_clusters"}, "reply": {"content": "Listed."}}])
+        r2 = self.chat("now list them", conv=r["conversation_id"])
+        self.assertEqual(r2["reply"], "Listed.")
+        tool = [m for m in self.requests()[-1]["messages"] if m.get("role") == "tool"][-1]
+        self.assertIn("clusters", json.loads(tool["content"]))
+
     def test_turn_limit(self):
         self.start(extra=["--set", "llm.max_turns=2"])
         self.script([{"match": {"user": "loop"},

@@ -161,6 +161,97 @@ static void test_acc_malformed(void **state)
     }
 }
 
+/* Non-streamed answers that are not what the API promises: each is a parse
+ * (or endpoint) error with a message that says what was wrong, and nothing
+ * of it is taken as the model's answer. */
+static void test_acc_body_malformed(void **state)
+{
+    (void)state;
+    char huge[70000];
+    memset(huge, '[', sizeof(huge));
+    struct {
+        const char *body;
+        int rc;
+        const char *msg; /* a substring of error_message */
+    } cases[] = {
+        {"", FR_EPARSE, "empty"},
+        {"<html><body><h1>502 Bad Gateway</h1></body></html>", FR_EPARSE, "not JSON"},
+        {"{\"choices\":[{\"message\":{\"content\":\"Hel", FR_EPARSE, "not JSON"},
+        {"{\"choices\":[]} trailing", FR_EPARSE, "not JSON"},
+        {"\"just a string\"", FR_EPARSE, "not JSON"}, /* a top-level string is not decoded */
+        {"[1,2]", FR_EPARSE, "not a JSON object"},
+        {"{}", FR_EPARSE, "no choices"},
+        {"{\"choices\":null}", FR_EPARSE, "not an array"},
+        {"{\"choices\":{\"0\":{}}}", FR_EPARSE, "not an array"},
+        {"{\"choices\":[]}", FR_EPARSE, "choices is empty"},
+        {"{\"choices\":[\"x\"]}", FR_EPARSE, "choices[0] is not an object"},
+        {"{\"choices\":[{}]}", FR_EPARSE, "message is missing"},
+        {"{\"choices\":[{\"message\":3}]}", FR_EPARSE, "message is not an object"},
+        {"{\"choices\":[{\"message\":{\"role\":\"assistant\"}}]}", FR_EPARSE, "neither content nor tool_calls"},
+        {"{\"choices\":[{\"message\":{\"content\":null,\"tool_calls\":[]}}]}", FR_EPARSE,
+         "neither content nor tool_calls"},
+        {"{\"choices\":[{\"message\":{\"content\":42}}]}", FR_EPARSE, "content is not a string"},
+        {"{\"choices\":[{\"message\":{\"content\":\"x\",\"tool_calls\":{}}}]}", FR_EPARSE, "tool_calls is not an array"},
+        {"{\"choices\":[{\"message\":{\"tool_calls\":[7]}}]}", FR_EPARSE, "tool_calls[0] has no function"},
+        {"{\"choices\":[{\"message\":{\"tool_calls\":[{\"function\":{}}]}}]}", FR_EPARSE, "name is not a string"},
+        {"{\"choices\":[{\"message\":{\"tool_calls\":[{\"function\":{\"name\":5}}]}}]}", FR_EPARSE,
+         "name is not a string"},
+        {"{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":1,\"function\":{\"name\":\"a\"}}]}}]}", FR_EPARSE,
+         "tool_calls[0].id is not a string"},
+        {"{\"choices\":[{\"message\":{\"tool_calls\":[{\"id\":\"c\",\"function\":{\"name\":\"a\",\"arguments\":"
+         "{\"cluster_name\":\"X\"}}}]}}]}",
+         FR_EPARSE, "arguments is not a string"},
+        {"{\"error\":{\"code\":\"rate_limit_exceeded\",\"message\":\"slow down\"}}", FR_EHTTP, "slow down"},
+        {"{\"error\":{\"type\":\"server_error\"}}", FR_EHTTP, ""},
+        {"{\"error\":{\"code\":\"content_filter\",\"message\":\"The response was filtered due to the prompt "
+         "triggering Azure OpenAI's content management policy.\",\"innererror\":{\"code\":"
+         "\"ResponsibleAIPolicyViolation\"}}}",
+         FR_EHTTP, "content management policy"},
+    };
+    for (size_t i = 0; i < FR_ARRAY_SIZE(cases); i++) {
+        fr_llm_acc a;
+        fr_llm_acc_init(&a);
+        int rc = fr_llm_acc_body(&a, cases[i].body, strlen(cases[i].body));
+        if (rc != cases[i].rc || !strstr(a.error_message, cases[i].msg))
+            fail_msg("%s: rc %d message \"%s\"", cases[i].body, rc, a.error_message);
+        /* nothing of a bad answer reaches the agent */
+        assert_int_equal(json_array_size(a.tool_calls), 0);
+        if (rc == FR_EPARSE)
+            assert_int_equal(a.content.len, 0);
+        else
+            assert_true(a.error_code[0]);
+        fr_llm_acc_free(&a);
+    }
+    fr_llm_acc a;
+    fr_llm_acc_init(&a);
+    /* deeply nested: jansson's depth limit, not a stack overflow */
+    assert_int_equal(fr_llm_acc_body(&a, huge, sizeof(huge)), FR_EPARSE);
+    assert_non_null(strstr(a.error_message, "not JSON"));
+    fr_llm_acc_reset(&a);
+    const char *filt = "{\"error\":{\"code\":\"content_filter\",\"message\":\"filtered\"}}";
+    assert_int_equal(fr_llm_acc_body(&a, filt, strlen(filt)), FR_EHTTP);
+    assert_true(a.filtered);
+    assert_string_equal(a.error_code, "content_filter");
+    fr_llm_acc_reset(&a);
+    /* a filtered answer without a message is the filter, not a parse error */
+    const char *nomsg = "{\"choices\":[{\"index\":0,\"finish_reason\":\"content_filter\"}]}";
+    assert_int_equal(fr_llm_acc_body(&a, nomsg, strlen(nomsg)), 0);
+    assert_true(a.filtered);
+    assert_string_equal(a.finish_reason, "content_filter");
+    fr_llm_acc_reset(&a);
+    /* still accepted: null content with tool calls, arguments missing or null */
+    const char *ok = "{\"choices\":[{\"message\":{\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+                     "\"function\":{\"name\":\"list_transient_clusters\"}},{\"function\":{\"name\":\"x\","
+                     "\"arguments\":null}}]},\"finish_reason\":\"tool_calls\"}]}";
+    assert_int_equal(fr_llm_acc_body(&a, ok, strlen(ok)), 0);
+    assert_int_equal(json_array_size(a.tool_calls), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_array_get(a.tool_calls, 0), "function"), "arguments")),
+        "{}");
+    assert_string_equal(a.finish_reason, "tool_calls");
+    fr_llm_acc_free(&a);
+}
+
 static void test_acc_response_and_filter(void **state)
 {
     fr_llm_acc a;
@@ -308,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_sse_multiline),
         cmocka_unit_test(test_sse_oversized),
         cmocka_unit_test(test_acc_malformed),
+        cmocka_unit_test(test_acc_body_malformed),
         cmocka_unit_test(test_acc_response_and_filter),
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_commands),
