@@ -688,6 +688,30 @@ static void type_counts(const tmpl *t, json_t *cl)
     json_object_set_new(cl, "nodes", nodes);
 }
 
+/* How much of a role's vCPU the job would use, by the role's sizing class. */
+static void demand_range(int cls, double *lo, double *hi)
+{
+    switch (cls) {
+    case CL_HEAVY:
+    case CL_SPIKY:
+        *lo = 0.2;
+        *hi = 0.4;
+        break;
+    case CL_MODERATE:
+        *lo = 0.5;
+        *hi = 0.75;
+        break;
+    case CL_UNDER:
+        *lo = 1.6;
+        *hi = 3.0;
+        break;
+    default:
+        *lo = 0.9;
+        *hi = 1.1;
+        break;
+    }
+}
+
 static json_t *make_run(tmpl *t, int run, fr_sim_rng *r, const fr_sim_world_opts *o)
 {
     json_t *req_inst = NULL;
@@ -741,24 +765,34 @@ static json_t *make_run(tmpl *t, int run, fr_sim_rng *r, const fr_sim_world_opts
     json_object_set_new(cl, "config", json_string(t->config));
     json_object_set_new(cl, "capacity", json_pack("{s:i, s:f}", "vcpu", vcpu, "mem_gib", mem));
     type_counts(t, cl);
-    /* steps: shares of the step time; parallelism below the cluster's vCPU
-     * for oversized classes (a smaller cluster would not be slower), above
-     * it for undersized ones (it would) */
+    /* steps: shares of the step time. The job's parallelism is what its
+     * nodes' sizing classes say it demands, weighted by each role's vCPU:
+     * below the capacity for oversized roles (a smaller cluster would not
+     * be slower), above it for undersized ones (a bigger one would be
+     * faster) -- so a CORE that idles does not hide a TASK that starves. */
     json_t *steps = json_array();
     double shares[4], tot = 0;
     for (int k = 0; k < t->nsteps; k++)
         tot += shares[k] = urange(r, 0.5, 1.5);
-    int cls = t->cls[FR_SIM_CORE];
-    double pf_lo = 0.9, pf_hi = 1.1;
-    if (cls == CL_HEAVY || cls == CL_SPIKY) {
-        pf_lo = 0.2;
-        pf_hi = 0.4;
-    } else if (cls == CL_MODERATE) {
-        pf_lo = 0.5;
-        pf_hi = 0.75;
-    } else if (cls == CL_UNDER) {
-        pf_lo = 1.6;
-        pf_hi = 3.0;
+    double pf_lo = 0, pf_hi = 0, role_vcpu = 0;
+    for (int role = FR_SIM_CORE; role <= FR_SIM_TASK; role++) {
+        int n = role == FR_SIM_CORE ? t->core_n : t->task_n;
+        const fr_sim_itype *it = fr_sim_catalog_find(o->cat, role == FR_SIM_CORE ? t->core : t->task);
+        if (n <= 0 || !it)
+            continue;
+        double lo, hi;
+        demand_range(t->cls[role], &lo, &hi);
+        double v = (double)n * it->vcpu;
+        pf_lo += v * lo;
+        pf_hi += v * hi;
+        role_vcpu += v;
+    }
+    if (role_vcpu > 0) {
+        pf_lo /= role_vcpu;
+        pf_hi /= role_vcpu;
+    } else {
+        pf_lo = 0.9;
+        pf_hi = 1.1;
     }
     const fr_sim_profile *cp = &t->prof[FR_SIM_CORE];
     double dur[4];

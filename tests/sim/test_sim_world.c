@@ -1,9 +1,12 @@
 /* The world generator: deterministic, every sizing class present, configs
  * varied yet valid, and -- a property over many seeds -- the metrics the
  * sim generates put every node type in the class the world says it is. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +260,68 @@ static void test_normalize_hand_written(void **state)
     json_decref(w);
 }
 
+/* The steps' parallelism follows the demand of every role, weighted by its
+ * vCPU: a starving TASK group behind an idle CORE still makes the job want
+ * more than the cluster has (so an upsize runs it faster), and a cluster
+ * whose roles are all oversized never wants all of its capacity (so a
+ * downsize does not slow it). */
+static void test_parallelism_follows_every_role(void **state)
+{
+    int starving_task = 0, oversized = 0;
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+        json_t *w = gen(seed, 40);
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(w, "clusters"), i, c)
+        {
+            json_t *prof = json_object_get(c, "profiles"), *nodes = json_object_get(c, "nodes");
+            int vcpu = (int)json_integer_value(json_object_get(json_object_get(c, "capacity"), "vcpu"));
+            bool core_over = false, all_over = true;
+            double task_share = 0, role_vcpu = 0, under_vcpu = 0;
+            for (int role = FR_SIM_CORE; role <= FR_SIM_TASK; role++) {
+                json_t *n = json_object_get(nodes, fr_sim_role_name(role));
+                if (!n)
+                    continue;
+                const fr_sim_itype *it = fr_sim_catalog_find(&cat, fr_sim_jstr(n, "type"));
+                assert_non_null(it);
+                double v = (double)json_integer_value(json_object_get(n, "count")) * it->vcpu;
+                const char *cls = fr_sim_jstr(json_object_get(prof, fr_sim_role_name(role)), "class");
+                bool over = strcmp(cls, "heavily_oversized") == 0 || strcmp(cls, "spiky") == 0 ||
+                            strcmp(cls, "moderately_oversized") == 0;
+                if (role == FR_SIM_CORE)
+                    core_over = over;
+                all_over = all_over && over;
+                if (strcmp(cls, "undersized") == 0) {
+                    under_vcpu += v;
+                    if (role == FR_SIM_TASK)
+                        task_share = v;
+                }
+                role_vcpu += v;
+            }
+            size_t k;
+            json_t *st;
+            json_array_foreach(json_object_get(c, "steps"), k, st)
+            {
+                int par = (int)json_integer_value(json_object_get(st, "parallelism"));
+                if (all_over) {
+                    assert_true(par <= (int)ceil(0.75 * vcpu));
+                    oversized++;
+                }
+                /* an undersized TASK with most of the vCPU, behind an idle CORE */
+                if (core_over && task_share >= 0.6 * role_vcpu && under_vcpu == task_share) {
+                    if (par <= vcpu)
+                        fail_msg("seed %llu %s: TASK starves but parallelism %d <= %d vCPU",
+                                 (unsigned long long)seed, fr_sim_jstr(c, "id"), par, vcpu);
+                    starving_task++;
+                }
+            }
+        }
+        json_decref(w);
+    }
+    assert_true(starving_task > 0); /* the case was met */
+    assert_true(oversized > 0);
+}
+
 static void test_sizing_rules(void **state)
 {
     assert_string_equal(fr_sim_sizing_status(18, 30), "HEAVILY_OVERSIZED");
@@ -291,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_measured_class_with_traces),
         cmocka_unit_test(test_normalize_hand_written),
         cmocka_unit_test(test_sizing_rules),
+        cmocka_unit_test(test_parallelism_follows_every_role),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
