@@ -1,5 +1,6 @@
 /* The chat-completions client on the loop: one fr_call per model call. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,8 @@ void fr_llm_free(fr_llm *l)
 static void on_sse_event(void *arg, const char *event, const char *data, size_t len)
 {
     struct fr_llm_call *c = arg;
+    if (c->parse_err)
+        return; /* the answer is void from its first bad event on */
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
         c->stream_done = 1;
         return;
@@ -109,6 +112,8 @@ static void on_sse_event(void *arg, const char *event, const char *data, size_t 
     json_error_t jerr;
     json_t *chunk = json_loadb(data, len, 0, &jerr);
     if (!chunk) {
+        snprintf(c->acc.error_message, sizeof(c->acc.error_message),
+                 "the model's stream: a chunk is not JSON (%s at byte %d)", jerr.text, jerr.position);
         c->parse_err = 1;
         return;
     }
@@ -116,7 +121,7 @@ static void on_sse_event(void *arg, const char *event, const char *data, size_t 
     if (fr_llm_acc_chunk(&c->acc, chunk, &c->delta) != 0)
         c->parse_err = 1;
     json_decref(chunk);
-    if (c->delta.len && c->h.on_delta) {
+    if (!c->parse_err && c->delta.len && c->h.on_delta) {
         c->delivered = 1;
         c->h.on_delta(c->arg, c->delta.data, c->delta.len);
     }
@@ -125,8 +130,12 @@ static void on_sse_event(void *arg, const char *event, const char *data, size_t 
 static int on_data(const char *buf, size_t len, void *arg)
 {
     struct fr_llm_call *c = arg;
-    if (fr_sse_feed(&c->sse, buf, len, on_sse_event, c) != 0)
+    if (fr_sse_feed(&c->sse, buf, len, on_sse_event, c) != 0) {
+        if (!c->parse_err)
+            snprintf(c->acc.error_message, sizeof(c->acc.error_message),
+                     "the model's stream: an event is larger than %zu bytes", c->sse.max_event);
         c->parse_err = 1;
+    }
     return c->parse_err ? -1 : 0;
 }
 

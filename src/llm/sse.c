@@ -106,39 +106,77 @@ static void set_str(char *dst, size_t n, const char *s)
     fr_strlcpy(dst, s ? s : "", n);
 }
 
-static int apply_tool_delta(fr_llm_acc *a, const json_t *tc)
+/* A malformed answer: FR_EPARSE, with the reason in error_message. */
+static int malformed(fr_llm_acc *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int malformed(fr_llm_acc *a, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->error_message, sizeof(a->error_message), fmt, ap);
+    va_end(ap);
+    return FR_EPARSE;
+}
+
+/* Appends a string fragment to slot[key] (tool-call names and arguments
+ * arrive in pieces). */
+static void append_fragment(json_t *obj, const char *key, const char *frag)
+{
+    fr_buf b = FR_BUF_INIT;
+    fr_buf_puts(&b, json_string_value(json_object_get(obj, key)));
+    fr_buf_puts(&b, frag);
+    json_object_set_new(obj, key, json_string(fr_buf_cstr(&b)));
+    fr_buf_free(&b);
+}
+
+/* A missing key and JSON null are both "not sent" in a stream fragment. */
+static bool absent(const json_t *v)
+{
+    return !v || json_is_null(v);
+}
+
+/* One fragment of a streamed tool call. Later fragments may leave out id,
+ * type, name or arguments (or send them as null); a field that is there
+ * must have its type. */
+static int apply_tool_delta(fr_llm_acc *a, const json_t *tc, size_t j)
+{
+    if (!json_is_object(tc))
+        return malformed(a, "the model's stream: delta.tool_calls[%zu] is not an object", j);
     json_t *idx = json_object_get(tc, "index");
+    json_t *id = json_object_get(tc, "id");
+    json_t *type = json_object_get(tc, "type");
+    json_t *fn = json_object_get(tc, "function");
+    json_t *name = json_object_get(fn, "name");
+    json_t *args = json_object_get(fn, "arguments");
+    if (!absent(idx) && !json_is_integer(idx))
+        return malformed(a, "the model's stream: delta.tool_calls[%zu].index is not an integer", j);
+    if (json_is_integer(idx) && (json_integer_value(idx) < 0 || json_integer_value(idx) > 128))
+        return malformed(a, "the model's stream: delta.tool_calls[%zu].index %" JSON_INTEGER_FORMAT " is out of range",
+                         j, json_integer_value(idx));
+    if (!absent(id) && !json_is_string(id))
+        return malformed(a, "the model's stream: delta.tool_calls[%zu].id is not a string", j);
+    if (!absent(type) && !json_is_string(type))
+        return malformed(a, "the model's stream: delta.tool_calls[%zu].type is not a string", j);
+    if (!absent(fn) && !json_is_object(fn))
+        return malformed(a, "the model's stream: delta.tool_calls[%zu].function is not an object", j);
+    if (!absent(name) && !json_is_string(name))
+        return malformed(a, "the model's stream: delta.tool_calls[%zu].function.name is not a string", j);
+    if (!absent(args) && !json_is_string(args))
+        return malformed(a, "the model's stream: delta.tool_calls[%zu].function.arguments is not a string", j);
+    /* without an index (some compatible servers), a fragment starts the next call */
     size_t i = json_is_integer(idx) ? (size_t)json_integer_value(idx) : json_array_size(a->tool_calls);
     if (i > 128)
-        return FR_EPARSE;
+        return malformed(a, "the model's stream: more than 128 tool calls");
     while (json_array_size(a->tool_calls) <= i)
         json_array_append_new(a->tool_calls, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", "", "type", "function",
                                                        "function", "name", "", "arguments", ""));
     json_t *slot = json_array_get(a->tool_calls, i);
-    const char *id = json_string_value(json_object_get(tc, "id"));
-    if (id && *id)
-        json_object_set_new(slot, "id", json_string(id));
-    json_t *fn = json_object_get(tc, "function");
-    if (json_is_object(fn)) {
-        json_t *sf = json_object_get(slot, "function");
-        const char *name = json_string_value(json_object_get(fn, "name"));
-        if (name && *name) {
-            fr_buf b = FR_BUF_INIT;
-            fr_buf_puts(&b, json_string_value(json_object_get(sf, "name")));
-            fr_buf_puts(&b, name);
-            json_object_set_new(sf, "name", json_string(fr_buf_cstr(&b)));
-            fr_buf_free(&b);
-        }
-        const char *args = json_string_value(json_object_get(fn, "arguments"));
-        if (args && *args) {
-            fr_buf b = FR_BUF_INIT;
-            fr_buf_puts(&b, json_string_value(json_object_get(sf, "arguments")));
-            fr_buf_puts(&b, args);
-            json_object_set_new(sf, "arguments", json_string(fr_buf_cstr(&b)));
-            fr_buf_free(&b);
-        }
-    }
+    if (json_string_length(id) > 0)
+        json_object_set_new(slot, "id", json_string(json_string_value(id)));
+    json_t *sf = json_object_get(slot, "function");
+    if (json_string_length(name) > 0)
+        append_fragment(sf, "name", json_string_value(name));
+    if (json_string_length(args) > 0)
+        append_fragment(sf, "arguments", json_string_value(args));
     return 0;
 }
 
@@ -168,7 +206,7 @@ static void check_filter(fr_llm_acc *a, const json_t *choice)
 int fr_llm_acc_chunk(fr_llm_acc *a, const json_t *chunk, fr_buf *delta_out)
 {
     if (!json_is_object(chunk))
-        return FR_EPARSE;
+        return malformed(a, "the model's stream: a chunk is not a JSON object");
     json_t *err = json_object_get(chunk, "error");
     if (json_is_object(err)) {
         set_str(a->error_code, sizeof(a->error_code), json_string_value(json_object_get(err, "code")));
@@ -176,55 +214,56 @@ int fr_llm_acc_chunk(fr_llm_acc *a, const json_t *chunk, fr_buf *delta_out)
         return 0;
     }
     apply_usage(a, json_object_get(chunk, "usage"));
+    /* no choices at all, or [] (Azure's first chunk with prompt_filter_results,
+     * the usage chunk): nothing to add */
     json_t *choices = json_object_get(chunk, "choices");
     if (choices && !json_is_array(choices))
-        return FR_EPARSE;
+        return malformed(a, "the model's stream: choices is not an array");
     size_t i;
     json_t *c;
     json_array_foreach(choices, i, c)
     {
         if (!json_is_object(c))
-            return FR_EPARSE;
+            return malformed(a, "the model's stream: choices[%zu] is not an object", i);
         json_t *idx = json_object_get(c, "index");
+        if (!absent(idx) && !json_is_integer(idx))
+            return malformed(a, "the model's stream: choices[%zu].index is not an integer", i);
         if (json_is_integer(idx) && json_integer_value(idx) != 0)
             continue; /* only the first choice is used */
         check_filter(a, c);
+        /* Azure's content-filter annotations come without a delta */
         json_t *d = json_object_get(c, "delta");
-        if (json_is_object(d)) {
-            const char *text = json_string_value(json_object_get(d, "content"));
-            if (text && *text) {
-                fr_buf_puts(&a->content, text);
-                if (delta_out)
-                    fr_buf_puts(delta_out, text);
-            }
-            json_t *tcs = json_object_get(d, "tool_calls");
-            size_t j;
-            json_t *tc;
-            json_array_foreach(tcs, j, tc)
-            {
-                if (!json_is_object(tc) || apply_tool_delta(a, tc) != 0)
-                    return FR_EPARSE;
-            }
+        if (!absent(d) && !json_is_object(d))
+            return malformed(a, "the model's stream: choices[%zu].delta is not an object", i);
+        json_t *content = json_object_get(d, "content");
+        if (!absent(content) && !json_is_string(content))
+            return malformed(a, "the model's stream: delta.content is not a string");
+        json_t *tcs = json_object_get(d, "tool_calls");
+        if (!absent(tcs) && !json_is_array(tcs))
+            return malformed(a, "the model's stream: delta.tool_calls is not an array");
+        json_t *fin = json_object_get(c, "finish_reason");
+        if (!absent(fin) && !json_is_string(fin))
+            return malformed(a, "the model's stream: choices[%zu].finish_reason is not a string", i);
+        if (json_string_length(content) > 0) {
+            fr_buf_append(&a->content, json_string_value(content), json_string_length(content));
+            if (delta_out)
+                fr_buf_append(delta_out, json_string_value(content), json_string_length(content));
         }
-        const char *fin = json_string_value(json_object_get(c, "finish_reason"));
-        if (fin) {
-            set_str(a->finish_reason, sizeof(a->finish_reason), fin);
-            if (strcmp(fin, "content_filter") == 0)
+        size_t j;
+        json_t *tc;
+        json_array_foreach(tcs, j, tc)
+        {
+            int rc = apply_tool_delta(a, tc, j);
+            if (rc != 0)
+                return rc;
+        }
+        if (json_is_string(fin)) {
+            set_str(a->finish_reason, sizeof(a->finish_reason), json_string_value(fin));
+            if (strcmp(json_string_value(fin), "content_filter") == 0)
                 a->filtered = 1;
         }
     }
     return 0;
-}
-
-/* A malformed answer: FR_EPARSE, with the reason in error_message. */
-static int malformed(fr_llm_acc *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int malformed(fr_llm_acc *a, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(a->error_message, sizeof(a->error_message), fmt, ap);
-    va_end(ap);
-    return FR_EPARSE;
 }
 
 int fr_llm_acc_response(fr_llm_acc *a, const json_t *resp)

@@ -89,21 +89,136 @@ static void on_signal(uv_signal_t *h, int signum)
     fr_sim_server_close(a->server, on_server_closed, a);
 }
 
-static int need(int argc, char **argv, int i)
+/* A bad command line is one line on stderr naming the flag, and exit
+ * status 2 (as frugald and the frugal CLI); --help prints the usage. */
+static int bad_value(const char *flag, const char *val, const char *want)
 {
-    if (i + 1 >= argc) {
-        fprintf(stderr, "frugal-sim: %s needs a value\n%s", argv[i], usage);
-        return -1;
-    }
+    fprintf(stderr, "frugal-sim: %s: want %s, got \"%s\"\n", flag, want, val);
+    return -1;
+}
+
+static int int_arg(const char *flag, const char *val, int64_t lo, int64_t hi, int *out)
+{
+    int64_t v;
+    char want[80];
+    snprintf(want, sizeof(want), "an integer from %lld to %lld", (long long)lo, (long long)hi);
+    if (fr_parse_i64(val, &v) != 0 || v < lo || v > hi)
+        return bad_value(flag, val, want);
+    *out = (int)v;
     return 0;
+}
+
+static int num_arg(const char *flag, const char *val, double lo, double hi, double *out)
+{
+    double d;
+    char want[80];
+    snprintf(want, sizeof(want), "a number from %.10g to %.10g", lo, hi);
+    if (fr_parse_double(val, &d) != 0 || d < lo || d > hi)
+        return bad_value(flag, val, want);
+    *out = d;
+    return 0;
+}
+
+static int str_arg(const char *flag, const char *val, char *dst, size_t n)
+{
+    char want[80];
+    snprintf(want, sizeof(want), "1 to %zu characters", n - 1);
+    if (!*val || strlen(val) >= n)
+        return bad_value(flag, val, want);
+    fr_strlcpy(dst, val, n);
+    return 0;
+}
+
+/* IP:PORT or [IPv6]:PORT, port 0-65535: checked here rather than failing
+ * later as a start-up error. */
+static int addr_arg(const char *flag, const char *val, char *dst, size_t n)
+{
+    char host[128];
+    int port;
+    struct sockaddr_in6 sa6;
+    struct sockaddr_in sa4;
+    if (strlen(val) >= n || fr_parse_hostport(val, host, sizeof(host), &port) != 0 ||
+        (strchr(host, ':') ? uv_ip6_addr(host, port, &sa6) : uv_ip4_addr(host, port, &sa4)) != 0)
+        return bad_value(flag, val, "ADDR:PORT (an IP address, port 0-65535)");
+    fr_strlcpy(dst, val, n);
+    return 0;
+}
+
+static int opt_arg(const char *flag, const char *val, const char **dst)
+{
+    if (!*val)
+        return bad_value(flag, val, "a non-empty value");
+    *dst = val;
+    return 0;
+}
+
+static const char *const value_opts[] = {
+    "--listen",      "--imds-listen",  "--seed",         "--clusters",    "--ec2-instances",
+    "--world",       "--world-out",    "--prices",       "--catalog",     "--traces",
+    "--clock-speed", "--start-time",   "--lambda-delay", "--chat-script", "--faults",
+    "--imds-instance", "--access-key-id", "--secret-access-key", "--region", "--log-level",
+};
+
+/* 0, -1 after a message, 1 for an option that is not one of value_opts */
+static int parse_value(const char *a, const char *val, fr_sim_opts *o)
+{
+    if (strcmp(a, "--listen") == 0)
+        return addr_arg(a, val, o->listen, sizeof(o->listen));
+    if (strcmp(a, "--imds-listen") == 0)
+        return addr_arg(a, val, o->imds_listen, sizeof(o->imds_listen));
+    if (strcmp(a, "--seed") == 0)
+        return fr_parse_u64(val, &o->seed) == 0 ? 0 : bad_value(a, val, "an integer >= 0");
+    if (strcmp(a, "--clusters") == 0)
+        return int_arg(a, val, 0, 5000, &o->clusters);
+    if (strcmp(a, "--ec2-instances") == 0)
+        return int_arg(a, val, 0, 1000, &o->ec2_instances);
+    if (strcmp(a, "--world") == 0)
+        return opt_arg(a, val, &o->world_file);
+    if (strcmp(a, "--world-out") == 0)
+        return opt_arg(a, val, &o->world_out);
+    if (strcmp(a, "--prices") == 0)
+        return opt_arg(a, val, &o->prices_file);
+    if (strcmp(a, "--catalog") == 0)
+        return opt_arg(a, val, &o->catalog_file);
+    if (strcmp(a, "--traces") == 0)
+        return opt_arg(a, val, &o->traces_dir);
+    if (strcmp(a, "--clock-speed") == 0) /* 0 stops the clock */
+        return num_arg(a, val, 0, 1e6, &o->clock_speed);
+    if (strcmp(a, "--start-time") == 0) {
+        int64_t v;
+        if (fr_time_parse(val, &v) != 0)
+            return bad_value(a, val, "an ISO 8601 time or epoch seconds");
+        o->start_ms = v;
+        return 0;
+    }
+    if (strcmp(a, "--lambda-delay") == 0)
+        return num_arg(a, val, 0, 86400, &o->lambda_delay_s);
+    if (strcmp(a, "--chat-script") == 0)
+        return opt_arg(a, val, &o->chat_script);
+    if (strcmp(a, "--faults") == 0)
+        return opt_arg(a, val, &o->faults);
+    if (strcmp(a, "--imds-instance") == 0)
+        return opt_arg(a, val, &o->imds_instance);
+    if (strcmp(a, "--access-key-id") == 0)
+        return str_arg(a, val, o->access_key, sizeof(o->access_key));
+    if (strcmp(a, "--secret-access-key") == 0)
+        return str_arg(a, val, o->secret_key, sizeof(o->secret_key));
+    if (strcmp(a, "--region") == 0)
+        return str_arg(a, val, o->region, sizeof(o->region));
+    if (strcmp(a, "--log-level") == 0) {
+        fr_log_level lvl;
+        if (fr_log_level_parse(val, &lvl) != 0)
+            return bad_value(a, val, "debug, info, warn or error");
+        fr_log_set_level(lvl);
+        return 0;
+    }
+    return 1; /* not an option with a value */
 }
 
 static int parse_args(int argc, char **argv, fr_sim_opts *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int64_t v;
-        double d;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
             exit(0);
@@ -114,61 +229,27 @@ static int parse_args(int argc, char **argv, fr_sim_opts *o)
             o->no_verify = true;
         } else if (strcmp(a, "--aws-limits") == 0) {
             o->aws_limits = true;
+        } else if (a[0] != '-') {
+            fprintf(stderr, "frugal-sim: unexpected argument \"%s\" (frugal-sim --help lists the options)\n", a);
+            return -1;
         } else {
-            if (strncmp(a, "--", 2) != 0 || need(argc, argv, i))
-                goto bad;
-            const char *val = argv[++i];
-            if (strcmp(a, "--listen") == 0)
-                fr_strlcpy(o->listen, val, sizeof(o->listen));
-            else if (strcmp(a, "--imds-listen") == 0)
-                fr_strlcpy(o->imds_listen, val, sizeof(o->imds_listen));
-            else if (strcmp(a, "--seed") == 0 && fr_parse_i64(val, &v) == 0)
-                o->seed = (uint64_t)v;
-            else if (strcmp(a, "--clusters") == 0 && fr_parse_i64(val, &v) == 0 && v >= 0 && v <= 5000)
-                o->clusters = (int)v;
-            else if (strcmp(a, "--ec2-instances") == 0 && fr_parse_i64(val, &v) == 0 && v >= 0 && v <= 1000)
-                o->ec2_instances = (int)v;
-            else if (strcmp(a, "--world") == 0)
-                o->world_file = val;
-            else if (strcmp(a, "--world-out") == 0)
-                o->world_out = val;
-            else if (strcmp(a, "--prices") == 0)
-                o->prices_file = val;
-            else if (strcmp(a, "--catalog") == 0)
-                o->catalog_file = val;
-            else if (strcmp(a, "--traces") == 0)
-                o->traces_dir = val;
-            else if (strcmp(a, "--clock-speed") == 0 && fr_parse_double(val, &d) == 0 && d >= 0 && d <= 1e6)
-                o->clock_speed = d;
-            else if (strcmp(a, "--start-time") == 0 && fr_time_parse(val, &v) == 0)
-                o->start_ms = v;
-            else if (strcmp(a, "--lambda-delay") == 0 && fr_parse_double(val, &d) == 0 && d >= 0 && d <= 86400)
-                o->lambda_delay_s = d;
-            else if (strcmp(a, "--chat-script") == 0)
-                o->chat_script = val;
-            else if (strcmp(a, "--faults") == 0)
-                o->faults = val;
-            else if (strcmp(a, "--imds-instance") == 0)
-                o->imds_instance = val;
-            else if (strcmp(a, "--access-key-id") == 0)
-                fr_strlcpy(o->access_key, val, sizeof(o->access_key));
-            else if (strcmp(a, "--secret-access-key") == 0)
-                fr_strlcpy(o->secret_key, val, sizeof(o->secret_key));
-            else if (strcmp(a, "--region") == 0)
-                fr_strlcpy(o->region, val, sizeof(o->region));
-            else if (strcmp(a, "--log-level") == 0) {
-                fr_log_level lvl;
-                if (fr_log_level_parse(val, &lvl) != 0)
-                    goto bad;
-                fr_log_set_level(lvl);
-            } else
-                goto bad;
+            bool known = false;
+            for (size_t k = 0; k < FR_ARRAY_SIZE(value_opts) && !known; k++)
+                known = strcmp(a, value_opts[k]) == 0;
+            if (!known) {
+                fprintf(stderr, "frugal-sim: unknown option %s (frugal-sim --help lists the options)\n", a);
+                return -1;
+            }
+            if (i + 1 >= argc) {
+                fprintf(stderr, "frugal-sim: %s needs a value\n", a);
+                return -1;
+            }
+            int rc = parse_value(a, argv[++i], o);
+            if (rc == 1)
+                fprintf(stderr, "frugal-sim: unknown option %s\n", a);
+            if (rc != 0)
+                return -1;
         }
-        continue;
-    bad:
-        fprintf(stderr, "frugal-sim: bad argument %s%s%s\n%s", a, i < argc && argv[i] != a ? " " : "",
-                i < argc && argv[i] != a ? argv[i] : "", usage);
-        return -1;
     }
     return 0;
 }

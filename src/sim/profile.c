@@ -1,9 +1,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "frugal/err.h"
 #include "frugal/str.h"
@@ -247,92 +250,211 @@ static void finish(fr_sim_trace *t)
         t->mem_sd = 1;
 }
 
-int fr_sim_traces_parse_nab(fr_sim_traces *tr, const char *name, const char *text, size_t len)
+/* Line-by-line reading of a trace file; CRLF endings are accepted. */
+typedef struct trace_lines {
+    const char *text;
+    size_t len, pos;
+    int line;
+} trace_lines;
+
+static bool next_line(trace_lines *l, const char **s, size_t *n)
 {
+    if (l->pos >= l->len)
+        return false;
+    size_t end = l->pos;
+    while (end < l->len && l->text[end] != '\n')
+        end++;
+    *s = l->text + l->pos;
+    *n = end - l->pos;
+    if (*n && (*s)[*n - 1] == '\r')
+        (*n)--;
+    l->pos = end + 1;
+    l->line++;
+    return true;
+}
+
+static int bad_trace(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad_trace(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+    return FR_EPARSE;
+}
+
+/* A utilization in percent: a finite number >= 0. Measured values a little
+ * above 100 (Bitbrains reports up to ~106 % CPU) are clamped, not refused. */
+static int parse_pct(const char *s, double *out)
+{
+    double v;
+    if (fr_parse_double(s, &v) != 0 || v < 0)
+        return FR_EPARSE;
+    *out = clampd(v, 0, 100);
+    return 0;
+}
+
+static void trace_drop_from(fr_sim_traces *tr, size_t n0)
+{
+    while (tr->n > n0) {
+        tr->n--;
+        free(tr->t[tr->n].cpu);
+        free(tr->t[tr->n].mem);
+    }
+}
+
+#define NAB_MIN_POINTS 10
+
+int fr_sim_traces_parse_nab(fr_sim_traces *tr, const char *name, const char *text, size_t len, char *why,
+                            size_t whylen)
+{
+    if (len == 0)
+        return bad_trace(why, whylen, "the file is empty");
+    trace_lines l = {text, len, 0, 0};
+    const char *s;
+    size_t n;
+    next_line(&l, &s, &n);
+    if (n != 15 || memcmp(s, "timestamp,value", 15) != 0)
+        return bad_trace(why, whylen, "line 1: want the header timestamp,value (a NAB CloudWatch series)");
+    size_t n0 = tr->n;
     fr_sim_trace *t = trace_new(tr, name);
     if (!t)
         return -ENOMEM;
-    size_t cap = 0, pos = 0;
-    while (pos < len) {
-        size_t end = pos;
-        while (end < len && text[end] != '\n')
-            end++;
-        const char *comma = memchr(text + pos, ',', end - pos);
-        if (comma) {
-            char num[64];
-            size_t nl = (size_t)(text + end - comma - 1);
-            if (nl > 0 && nl < sizeof(num)) {
-                memcpy(num, comma + 1, nl);
-                num[nl] = '\0';
-                if (num[nl - 1] == '\r')
-                    num[nl - 1] = '\0';
-                double v;
-                if (fr_parse_double(num, &v) == 0 && push(&t->cpu, &cap, t->n, (float)clampd(v, 0, 100)) == 0)
-                    t->n++;
-            }
+    size_t cap = 0;
+    int rc = 0;
+    while (rc == 0 && next_line(&l, &s, &n)) {
+        if (n == 0)
+            continue; /* a blank line (the last one, usually) */
+        const char *comma = memchr(s, ',', n);
+        char num[64];
+        size_t nl = comma ? (size_t)(s + n - comma - 1) : 0;
+        double v;
+        if (!comma || comma == s || memchr(comma + 1, ',', nl))
+            rc = bad_trace(why, whylen, "line %d: want 2 fields (timestamp,value)", l.line);
+        else if (nl == 0 || nl >= sizeof(num))
+            rc = bad_trace(why, whylen, "line %d: the value is not a number", l.line);
+        else {
+            memcpy(num, comma + 1, nl);
+            num[nl] = '\0';
+            if (parse_pct(num, &v) != 0)
+                rc = bad_trace(why, whylen, "line %d: value \"%s\" is not a percentage >= 0", l.line, num);
+            else if ((rc = push(&t->cpu, &cap, t->n, (float)v)) == 0)
+                t->n++;
         }
-        pos = end + 1;
     }
-    if (t->n < 10) {
-        free(t->cpu);
-        tr->n--;
-        return FR_EPARSE;
+    if (rc == 0 && t->n < NAB_MIN_POINTS)
+        rc = bad_trace(why, whylen, "%zu points, want at least %d", t->n, NAB_MIN_POINTS);
+    if (rc != 0) {
+        trace_drop_from(tr, n0);
+        return rc;
     }
     finish(t);
     return 0;
 }
 
-int fr_sim_traces_parse_bitbrains(fr_sim_traces *tr, const char *text, size_t len)
+/* The columns a Bitbrains row must start with (the rest are not used). */
+static const char *const bitbrains_head[] = {"vm_id",        "timestamp_s",     "cpu_cores",      "cpu_capacity_mhz",
+                                             "cpu_usage_mhz", "cpu_usage_pct", "mem_capacity_kb", "mem_usage_kb"};
+
+#define BB_MAX_FIELDS 32
+
+/* Splits a row in place; returns the number of fields (BB_MAX_FIELDS + 1
+ * when there are more). */
+static size_t split_row(char *row, char **f)
 {
-    size_t pos = 0, ccap = 0, mcap = 0;
+    size_t nf = 0;
+    char *p = row;
+    for (;;) {
+        if (nf == BB_MAX_FIELDS)
+            return BB_MAX_FIELDS + 1;
+        f[nf++] = p;
+        char *c = strchr(p, ',');
+        if (!c)
+            return nf;
+        *c = '\0';
+        p = c + 1;
+    }
+}
+
+int fr_sim_traces_parse_bitbrains(fr_sim_traces *tr, const char *text, size_t len, char *why, size_t whylen)
+{
+    if (len == 0)
+        return bad_trace(why, whylen, "the file is empty");
+    size_t n0 = tr->n, ccap = 0, mcap = 0, want = 0;
     fr_sim_trace *cur = NULL;
     char curvm[48] = "";
-    int line = 0;
-    while (pos < len) {
-        size_t end = pos;
-        while (end < len && text[end] != '\n')
-            end++;
-        size_t ll = end - pos;
-        if (line++ > 0 && ll > 0 && ll < 512) {
-            char row[512];
-            memcpy(row, text + pos, ll);
-            row[ll] = '\0';
-            char *f[12];
-            size_t nf = 0;
-            char *p = row;
-            while (nf < 12) {
-                f[nf++] = p;
-                char *c = strchr(p, ',');
-                if (!c)
-                    break;
-                *c = '\0';
-                p = c + 1;
-            }
-            double cpu, mcap_kb, muse_kb;
-            if (nf >= 8 && fr_parse_double(f[5], &cpu) == 0 && fr_parse_double(f[6], &mcap_kb) == 0 &&
-                fr_parse_double(f[7], &muse_kb) == 0) {
-                if (!cur || strcmp(curvm, f[0]) != 0) {
-                    if (cur)
-                        finish(cur);
-                    char name[48];
-                    snprintf(name, sizeof(name), "bitbrains-%s", f[0]);
-                    cur = trace_new(tr, name);
-                    if (!cur)
-                        return -ENOMEM;
-                    fr_strlcpy(curvm, f[0], sizeof(curvm));
-                    ccap = mcap = 0;
-                }
-                double mp = mcap_kb > 0 ? muse_kb / mcap_kb * 100.0 : 0;
-                if (push(&cur->cpu, &ccap, cur->n, (float)clampd(cpu, 0, 100)) != 0 ||
-                    push(&cur->mem, &mcap, cur->n, (float)clampd(mp, 0, 100)) != 0)
-                    return -ENOMEM;
-                cur->n++;
-            }
+    trace_lines l = {text, len, 0, 0};
+    const char *s;
+    size_t n;
+    int rc = 0;
+    char row[512];
+    char *f[BB_MAX_FIELDS];
+    while (rc == 0 && next_line(&l, &s, &n)) {
+        if (n == 0 && l.line > 1)
+            continue;
+        if (n >= sizeof(row)) {
+            rc = bad_trace(why, whylen, "line %d: longer than %zu bytes", l.line, sizeof(row) - 1);
+            break;
         }
-        pos = end + 1;
+        memcpy(row, s, n);
+        row[n] = '\0';
+        size_t nf = split_row(row, f);
+        if (l.line == 1) {
+            bool ok = nf >= FR_ARRAY_SIZE(bitbrains_head) && nf <= BB_MAX_FIELDS;
+            for (size_t i = 0; ok && i < FR_ARRAY_SIZE(bitbrains_head); i++)
+                ok = strcmp(f[i], bitbrains_head[i]) == 0;
+            if (!ok)
+                rc = bad_trace(why, whylen, "line 1: want the header vm_id,timestamp_s,cpu_cores,cpu_capacity_mhz,"
+                                            "cpu_usage_mhz,cpu_usage_pct,mem_capacity_kb,mem_usage_kb,...");
+            want = nf;
+            continue;
+        }
+        double cpu, mcap_kb, muse_kb;
+        if (nf != want) {
+            rc = bad_trace(why, whylen, "line %d: %zu%s fields, want %zu as in the header", l.line,
+                           nf > BB_MAX_FIELDS ? (size_t)BB_MAX_FIELDS : nf, nf > BB_MAX_FIELDS ? "+" : "", want);
+        } else if (!f[0][0] || strlen(f[0]) >= sizeof(curvm)) {
+            rc = bad_trace(why, whylen, "line %d: vm_id is empty or longer than %zu bytes", l.line, sizeof(curvm) - 1);
+        } else if (parse_pct(f[5], &cpu) != 0) {
+            rc = bad_trace(why, whylen, "line %d: cpu_usage_pct \"%s\" is not a percentage >= 0", l.line, f[5]);
+        } else if (fr_parse_double(f[6], &mcap_kb) != 0 || mcap_kb < 0) {
+            rc = bad_trace(why, whylen, "line %d: mem_capacity_kb \"%s\" is not a number >= 0", l.line, f[6]);
+        } else if (fr_parse_double(f[7], &muse_kb) != 0 || muse_kb < 0) {
+            rc = bad_trace(why, whylen, "line %d: mem_usage_kb \"%s\" is not a number >= 0", l.line, f[7]);
+        } else {
+            if (!cur || strcmp(curvm, f[0]) != 0) {
+                char name[64];
+                snprintf(name, sizeof(name), "bitbrains-%s", f[0]);
+                /* one trace per VM: its rows must be together */
+                for (size_t i = n0; i < tr->n; i++)
+                    if (strcmp(tr->t[i].name, name) == 0)
+                        rc = bad_trace(why, whylen, "line %d: VM %s again after other VMs' rows", l.line, f[0]);
+                if (rc)
+                    break;
+                if (cur)
+                    finish(cur);
+                cur = trace_new(tr, name);
+                if (!cur) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                fr_strlcpy(curvm, f[0], sizeof(curvm));
+                ccap = mcap = 0;
+            }
+            double mp = mcap_kb > 0 ? clampd(muse_kb / mcap_kb * 100.0, 0, 100) : 0;
+            if (push(&cur->cpu, &ccap, cur->n, (float)cpu) != 0 || push(&cur->mem, &mcap, cur->n, (float)mp) != 0)
+                rc = -ENOMEM;
+            else
+                cur->n++;
+        }
     }
-    if (cur)
-        finish(cur);
+    if (rc == 0 && !cur)
+        rc = bad_trace(why, whylen, "no rows after the header");
+    if (rc != 0) {
+        trace_drop_from(tr, n0);
+        return rc;
+    }
+    finish(cur);
     return 0;
 }
 
@@ -346,7 +468,13 @@ static int read_file(const char *path, char **out, size_t *len)
     size_t n;
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
         fr_buf_append(&b, chunk, n);
+    /* a directory opens, then fails to read */
+    int rc = ferror(f) ? -(errno ? errno : EIO) : 0;
     fclose(f);
+    if (rc) {
+        fr_buf_free(&b);
+        return rc;
+    }
     *len = b.len;
     *out = fr_buf_steal(&b);
     return 0;
@@ -357,42 +485,113 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int fr_sim_traces_load_dir(fr_sim_traces *tr, const char *dir)
+#define NAB_PREFIX "ec2_cpu_utilization_"
+#define BITBRAINS_FILE "bitbrains/rnd_2013-07_8vms.csv"
+
+/* Reads and parses one trace file; err names it (and the line). */
+static int load_file(fr_sim_traces *tr, const char *path, const char *nab_name, char *err, size_t errlen)
+{
+    char *text;
+    size_t len;
+    int rc = read_file(path, &text, &len);
+    if (rc != 0) {
+        snprintf(err, errlen, "traces %s: cannot read: %s", path, fr_strerror(rc));
+        return rc;
+    }
+    char why[256] = "";
+    rc = nab_name ? fr_sim_traces_parse_nab(tr, nab_name, text, len, why, sizeof(why))
+                  : fr_sim_traces_parse_bitbrains(tr, text, len, why, sizeof(why));
+    free(text);
+    if (rc != 0) {
+        /* "line N: ..." becomes "FILE:N: ..." as other start-up files say it */
+        int line = 0, used = 0;
+        if (sscanf(why, "line %d: %n", &line, &used) == 1 && used > 0)
+            snprintf(err, errlen, "traces %s:%d: %s", path, line, why + used);
+        else
+            snprintf(err, errlen, "traces %s: %s", path, why[0] ? why : fr_strerror(rc));
+    }
+    return rc;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* The NAB series in DIR/nab_cloudwatch, in name order. */
+static int load_nab(fr_sim_traces *tr, const char *dir, char *err, size_t errlen)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/nab_cloudwatch", dir);
     DIR *d = opendir(path);
-    if (d) {
-        char *names[64];
-        size_t nn = 0;
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL && nn < FR_ARRAY_SIZE(names))
-            if (fr_str_startswith(e->d_name, "ec2_cpu_utilization_") && fr_str_endswith(e->d_name, ".csv"))
-                names[nn++] = fr_strdup(e->d_name);
-        closedir(d);
-        /* directory order is not stable: sort for deterministic worlds */
-        qsort(names, nn, sizeof(names[0]), cmp_str);
-        for (size_t i = 0; i < nn; i++) {
-            char fp[1200], name[48];
-            snprintf(fp, sizeof(fp), "%s/%s", path, names[i]);
-            snprintf(name, sizeof(name), "nab-%.*s", (int)(strlen(names[i]) - 4 - 20), names[i] + 20);
-            char *text;
-            size_t len;
-            if (read_file(fp, &text, &len) == 0) {
-                fr_sim_traces_parse_nab(tr, name, text, len);
-                free(text);
+    if (!d) {
+        if (errno == ENOENT)
+            return 0; /* this part is optional */
+        int rc = -errno;
+        snprintf(err, errlen, "traces %s: cannot open: %s", path, fr_strerror(rc));
+        return rc;
+    }
+    char **names = NULL;
+    size_t nn = 0, cap = 0;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL) {
+        /* the folder holds other metrics and a licence too: only CPU series are traces */
+        if (!fr_str_startswith(e->d_name, NAB_PREFIX) || !fr_str_endswith(e->d_name, ".csv"))
+            continue;
+        if (nn == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn2 = realloc(names, cap * sizeof(*names));
+            if (!nn2) {
+                rc = -ENOMEM;
+                break;
             }
-            free(names[i]);
+            names = nn2;
         }
+        names[nn++] = fr_strdup(e->d_name);
     }
-    snprintf(path, sizeof(path), "%s/bitbrains/rnd_2013-07_8vms.csv", dir);
-    char *text;
-    size_t len;
-    if (read_file(path, &text, &len) == 0) {
-        fr_sim_traces_parse_bitbrains(tr, text, len);
-        free(text);
+    closedir(d);
+    /* directory order is not stable: sort for deterministic worlds */
+    if (rc == 0)
+        qsort(names, nn, sizeof(names[0]), cmp_str);
+    for (size_t i = 0; rc == 0 && i < nn; i++) {
+        char fp[1400], name[48];
+        snprintf(fp, sizeof(fp), "%s/%s", path, names[i]);
+        size_t stem = strlen(names[i]) - strlen(NAB_PREFIX) - 4;
+        snprintf(name, sizeof(name), "nab-%.*s", (int)stem, names[i] + strlen(NAB_PREFIX));
+        rc = load_file(tr, fp, name, err, errlen);
     }
-    return tr->n ? 0 : FR_ENOTFOUND;
+    free_names(names, nn);
+    return rc;
+}
+
+int fr_sim_traces_load_dir(fr_sim_traces *tr, const char *dir, char *err, size_t errlen)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        int rc = -errno;
+        snprintf(err, errlen, "traces %s: cannot open the directory: %s", dir, fr_strerror(rc));
+        return rc;
+    }
+    closedir(d);
+    size_t n0 = tr->n;
+    int rc = load_nab(tr, dir, err, errlen);
+    if (rc == 0) {
+        char path[1100];
+        snprintf(path, sizeof(path), "%s/" BITBRAINS_FILE, dir);
+        if (access(path, F_OK) == 0 || errno != ENOENT)
+            rc = load_file(tr, path, NULL, err, errlen);
+    }
+    if (rc == 0 && tr->n == n0) {
+        snprintf(err, errlen,
+                 "traces %s: no traces in it (want nab_cloudwatch/" NAB_PREFIX "*.csv or " BITBRAINS_FILE ")", dir);
+        rc = FR_ENOTFOUND;
+    }
+    if (rc != 0)
+        trace_drop_from(tr, n0);
+    return rc;
 }
 
 const fr_sim_trace *fr_sim_traces_find(const fr_sim_traces *tr, const char *name)

@@ -69,12 +69,20 @@ double fr_sim_profile_value(const fr_sim_profile *p, const fr_sim_traces *tr, ui
 json_t *fr_sim_profile_to_json(const fr_sim_profile *p);
 int fr_sim_profile_from_json(const json_t *j, fr_sim_profile *p);
 
-/* Loads the real traces: NAB CloudWatch CPU series (timestamp,value) and the
- * Bitbrains VM trace (CPU and memory). Missing files are skipped. */
-int fr_sim_traces_load_dir(fr_sim_traces *tr, const char *dir);
-/* Parsers (pure, for tests): append traces from file contents. */
-int fr_sim_traces_parse_nab(fr_sim_traces *tr, const char *name, const char *text, size_t len);
-int fr_sim_traces_parse_bitbrains(fr_sim_traces *tr, const char *text, size_t len);
+/* Loads the real traces from DIR (the utilization/ folder): the NAB
+ * CloudWatch CPU series nab_cloudwatch/ec2_cpu_utilization_*.csv
+ * (timestamp,value) and the Bitbrains VM trace
+ * bitbrains/rnd_2013-07_8vms.csv (CPU and memory). Either part may be
+ * absent; other files (other metrics, licences, READMEs) are not traces and
+ * are not read. DIR that cannot be opened, no traces at all, or a trace
+ * file that cannot be read or is malformed: an error, err says which file
+ * (and line), and nothing is added. */
+int fr_sim_traces_load_dir(fr_sim_traces *tr, const char *dir, char *err, size_t errlen);
+/* Parsers (pure, for tests): append traces from file contents; FR_EPARSE
+ * with why ("line N: ..." where there is a line) adds nothing. */
+int fr_sim_traces_parse_nab(fr_sim_traces *tr, const char *name, const char *text, size_t len, char *why,
+                            size_t whylen);
+int fr_sim_traces_parse_bitbrains(fr_sim_traces *tr, const char *text, size_t len, char *why, size_t whylen);
 const fr_sim_trace *fr_sim_traces_find(const fr_sim_traces *tr, const char *name);
 void fr_sim_traces_free(fr_sim_traces *tr);
 

@@ -369,14 +369,16 @@ int fr_sim_new(fr_sim **out, const fr_sim_opts *o, const char *endpoint, uint64_
         free(s);
         return rc;
     }
-    if (o->traces_dir && fr_sim_traces_load_dir(&s->traces, o->traces_dir) != 0)
-        fr_log_warn("sim.traces_missing", "{s:s}", "dir", o->traces_dir);
     fr_sim_auth_init(&s->auth, o->seed);
     fr_sim_auth_add(&s->auth, o->access_key, o->secret_key, NULL, 0, NULL);
     fr_sim_faults_init(&s->faults, o->seed);
     fr_sim_faults_set_aws_limits(&s->faults, o->aws_limits, real_ms);
     fr_sim_chat_init(&s->chat, o->seed);
     fr_sim_spot_init(&s->spot, &s->cat, o->seed, o->region);
+    if (o->traces_dir && (rc = fr_sim_traces_load_dir(&s->traces, o->traces_dir, err, errlen)) != 0) {
+        fr_sim_free(s);
+        return rc;
+    }
     if (o->prices_file) {
         if ((rc = read_file(o->prices_file, &s->prices_text, &s->prices_len)) != 0) {
             snprintf(err, errlen, "cannot read prices %s: %s", o->prices_file, fr_strerror(rc));

@@ -252,6 +252,123 @@ static void test_acc_body_malformed(void **state)
     fr_llm_acc_free(&a);
 }
 
+/* Streamed chunks with wrong-typed fields: each a parse error whose message
+ * says what was wrong, instead of a field silently dropped. */
+static void test_acc_chunk_malformed(void **state)
+{
+    (void)state;
+#define TC(x) "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[" x "]}}]}"
+    struct {
+        const char *chunk;
+        const char *msg; /* a substring of error_message */
+    } cases[] = {
+        {"[]", "a chunk is not a JSON object"},
+        {"\"x\"", "a chunk is not a JSON object"},
+        {"{\"choices\":5}", "choices is not an array"},
+        {"{\"choices\":{\"0\":{}}}", "choices is not an array"},
+        {"{\"choices\":null}", "choices is not an array"},
+        {"{\"choices\":[7]}", "choices[0] is not an object"},
+        {"{\"choices\":[{\"index\":\"0\",\"delta\":{}}]}", "choices[0].index is not an integer"},
+        {"{\"choices\":[{\"index\":0,\"delta\":\"hi\"}]}", "choices[0].delta is not an object"},
+        {"{\"choices\":[{\"index\":0,\"delta\":[]}]}", "choices[0].delta is not an object"},
+        {"{\"choices\":[{\"index\":0,\"delta\":{\"content\":42}}]}", "delta.content is not a string"},
+        {"{\"choices\":[{\"index\":0,\"delta\":{\"content\":[\"a\"]}}]}", "delta.content is not a string"},
+        {"{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":{}}}]}", "delta.tool_calls is not an array"},
+        {"{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":\"x\"}}]}", "delta.tool_calls is not an array"},
+        {"{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":1}]}", "finish_reason is not a string"},
+        {TC("5"), "tool_calls[0] is not an object"},
+        {TC("{\"index\":0,\"id\":\"a\"},null"), "tool_calls[1] is not an object"},
+        {TC("{\"index\":\"0\",\"id\":\"a\"}"), "tool_calls[0].index is not an integer"},
+        {TC("{\"index\":0.0,\"id\":\"a\"}"), "tool_calls[0].index is not an integer"},
+        {TC("{\"index\":true}"), "tool_calls[0].index is not an integer"},
+        {TC("{\"index\":-1}"), "tool_calls[0].index -1 is out of range"},
+        {TC("{\"index\":100000}"), "tool_calls[0].index 100000 is out of range"},
+        {TC("{\"index\":0,\"id\":7}"), "tool_calls[0].id is not a string"},
+        {TC("{\"index\":0,\"type\":{}}"), "tool_calls[0].type is not a string"},
+        {TC("{\"index\":0,\"function\":\"list\"}"), "tool_calls[0].function is not an object"},
+        {TC("{\"index\":0,\"function\":{\"name\":5}}"), "tool_calls[0].function.name is not a string"},
+        {TC("{\"index\":0,\"function\":{\"name\":\"a\",\"arguments\":{\"cluster_name\":\"X\"}}}"),
+         "tool_calls[0].function.arguments is not a string"},
+        {TC("{\"index\":0,\"function\":{\"arguments\":3}}"), "tool_calls[0].function.arguments is not a string"},
+    };
+    for (size_t i = 0; i < FR_ARRAY_SIZE(cases); i++) {
+        fr_llm_acc a;
+        fr_llm_acc_init(&a);
+        fr_buf delta = FR_BUF_INIT;
+        json_t *j = json_loads(cases[i].chunk, JSON_DECODE_ANY, NULL);
+        assert_non_null(j);
+        int rc = fr_llm_acc_chunk(&a, j, &delta);
+        if (rc != FR_EPARSE || !strstr(a.error_message, cases[i].msg) ||
+            !strstr(a.error_message, "the model's stream"))
+            fail_msg("%s: rc %d message \"%s\"", cases[i].chunk, rc, a.error_message);
+        assert_int_equal(delta.len, 0);
+        json_decref(j);
+        fr_buf_free(&delta);
+        fr_llm_acc_free(&a);
+    }
+#undef TC
+}
+
+/* What the OpenAI and Azure streaming formats allow stays accepted: null
+ * content, fragments without id/type/name after the first (or with them
+ * null), Azure's empty first chunk and its filter annotations without a
+ * delta, a second choice's fields, no index on a fragment. */
+static void test_acc_chunk_legal_variations(void **state)
+{
+    (void)state;
+    const char *chunks[] = {
+        "{\"choices\":[],\"created\":0,\"id\":\"\",\"model\":\"\",\"object\":\"\",\"prompt_filter_results\":[{"
+        "\"prompt_index\":0,\"content_filter_results\":{\"hate\":{\"filtered\":false,\"severity\":\"safe\"}}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null,\"refusal\":null},"
+        "\"logprobs\":null,\"finish_reason\":null}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}},{\"index\":1,\"delta\":{\"content\":5}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\","
+        "\"function\":{\"name\":\"analyze_cluster\",\"arguments\":\"\"}}]}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"clu\"}}]}}"
+        "]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"content\":null,\"tool_calls\":[{\"index\":0,\"id\":null,\"type\":null,"
+        "\"function\":{\"name\":null,\"arguments\":\"ster_name\\\":\\\"A\\\"}\"}}]}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_2\",\"function\":{\"name\":"
+        "\"list_transient_clusters\"}}]}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"\",\"function\":null}]}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"id\":\"call_3\",\"function\":{\"name\":\"x\","
+        "\"arguments\":\"{}\"}}]}}]}",
+        "{\"choices\":[{\"index\":0,\"content_filter_results\":{\"hate\":{\"filtered\":false}},"
+        "\"content_filter_offsets\":{\"check_offset\":0,\"start_offset\":0,\"end_offset\":2}}]}",
+        "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}",
+        "{\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,\"total_tokens\":7}}",
+        "{\"id\":\"x\",\"object\":\"chat.completion.chunk\"}",
+    };
+    fr_llm_acc a;
+    fr_llm_acc_init(&a);
+    fr_buf delta = FR_BUF_INIT;
+    for (size_t i = 0; i < FR_ARRAY_SIZE(chunks); i++) {
+        json_t *j = json_loads(chunks[i], 0, NULL);
+        assert_non_null(j);
+        if (fr_llm_acc_chunk(&a, j, &delta) != 0)
+            fail_msg("%s: %s", chunks[i], a.error_message);
+        json_decref(j);
+    }
+    assert_string_equal(fr_buf_cstr(&a.content), "Hi");
+    assert_string_equal(fr_buf_cstr(&delta), "Hi");
+    assert_string_equal(a.finish_reason, "tool_calls");
+    assert_int_equal(a.total_tokens, 7);
+    assert_false(a.filtered);
+    assert_int_equal(json_array_size(a.tool_calls), 3);
+    json_t *t0 = json_array_get(a.tool_calls, 0);
+    assert_string_equal(json_string_value(json_object_get(t0, "id")), "call_1");
+    json_t *f0 = json_object_get(t0, "function");
+    assert_string_equal(json_string_value(json_object_get(f0, "name")), "analyze_cluster");
+    assert_string_equal(json_string_value(json_object_get(f0, "arguments")), "{\"cluster_name\":\"A\"}");
+    json_t *t1 = json_array_get(a.tool_calls, 1);
+    assert_string_equal(json_string_value(json_object_get(t1, "id")), "call_2");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(t1, "function"), "name")),
+                        "list_transient_clusters");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(a.tool_calls, 2), "id")), "call_3");
+    fr_buf_free(&delta);
+    fr_llm_acc_free(&a);
+}
+
 static void test_acc_response_and_filter(void **state)
 {
     fr_llm_acc a;
@@ -400,6 +517,8 @@ int main(void)
         cmocka_unit_test(test_sse_oversized),
         cmocka_unit_test(test_acc_malformed),
         cmocka_unit_test(test_acc_body_malformed),
+        cmocka_unit_test(test_acc_chunk_malformed),
+        cmocka_unit_test(test_acc_chunk_legal_variations),
         cmocka_unit_test(test_acc_response_and_filter),
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_commands),

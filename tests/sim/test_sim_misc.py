@@ -288,6 +288,126 @@ class MalformedInputTest(unittest.TestCase):
         self.start_fails(["--faults", '{"service": "emr", "throtle_rate": 1}'], "throtle_rate")
         self.start_fails(["--faults", "[{"], "--faults")
 
+    def test_traces_dir(self):
+        """--traces DIR: a directory that is not there, holds no traces, or has
+        a trace file that cannot be read or is malformed stops start-up
+        naming the file (and line). Files that are not traces are not read."""
+        import os
+        import shutil
+        import tempfile
+        d = tempfile.mkdtemp(prefix="sim-traces-")
+        self.addCleanup(shutil.rmtree, d)
+        nab = os.path.join(d, "nab_cloudwatch")
+        bb = os.path.join(d, "bitbrains")
+
+        def f(path, text):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as fh:
+                fh.write(text if isinstance(text, bytes) else text.encode())
+            return path
+
+        self.start_fails(["--traces", os.path.join(d, "missing")], os.path.join(d, "missing"), "cannot open")
+        f(os.path.join(d, "README"), "the traces go in nab_cloudwatch/ and bitbrains/\n")
+        self.start_fails(["--traces", d], d, "no traces")
+        f(os.path.join(d, "plain-file"), "x")
+        self.start_fails(["--traces", os.path.join(d, "plain-file")], "plain-file", "cannot open")
+        rows = "".join("2014-02-14 14:%02d:00,%d\n" % (i, i) for i in range(12))
+        good = f(os.path.join(nab, "ec2_cpu_utilization_good.csv"), "timestamp,value\n" + rows)
+        # not traces: the licence, other metrics, a README (and no error for them)
+        f(os.path.join(nab, "LICENSE_NAB.txt"), "licence text, not CSV\n")
+        f(os.path.join(nab, "ec2_network_in_1.csv"), "timestamp,value\n2014-02-14 14:30:00,5e9\n")
+        f(os.path.join(nab, "README.md"), "# notes\n")
+        with Sim(clusters=2, args=["--traces", d]) as sim:
+            self.assertTrue(sim.world()["traces"])
+        cases = [
+            ("timestamp,value\n2014-02-14 14:30:00,1\n2014-02-14 14:35:00,abc\n", ":3:", "abc"),
+            ("", "empty"),
+            ("not,a,trace\n1,2,3\n", ":1:", "timestamp,value"),
+            (b"\x00\x01\x02\xff", ":1:"),
+            ("timestamp,value\n" + rows + "2014-02-14 15:00:00\n", ":14:", "2 fields"),
+            ("timestamp,value\n2014-02-14 14:30:00,-5\n", ":2:", "-5"),
+            ("timestamp,value\n2014-02-14 14:30:00,1\n", "1 points"),
+        ]
+        bad = os.path.join(nab, "ec2_cpu_utilization_bad.csv")
+        for text, *needles in cases:
+            f(bad, text)
+            self.start_fails(["--traces", d], bad, *needles)
+        os.unlink(bad)
+        # a trace file that cannot be read: a directory with a trace's name
+        os.makedirs(bad)
+        self.start_fails(["--traces", d], bad, "cannot read")
+        os.rmdir(bad)
+        head = ("vm_id,timestamp_s,cpu_cores,cpu_capacity_mhz,cpu_usage_mhz,cpu_usage_pct,mem_capacity_kb,"
+                "mem_usage_kb\n")
+        bbf = os.path.join(bb, "rnd_2013-07_8vms.csv")
+        for text, *needles in [(head + "vm1,1,1,2600,20,0.8,4194304,100\nvm1,2,1,2600,20,0.8,lots,100\n",
+                                ":3:", "mem_capacity_kb"),
+                               (head + "vm1,1,1,2600,20,0.8\n", ":2:", "6 fields, want 8"),
+                               (head, "no rows")]:
+            f(bbf, text)
+            self.start_fails(["--traces", d], bbf, *needles)
+        os.unlink(good)
+        f(bbf, head + "vm1,1,1,2600,20,0.8,4194304,100\n")
+        with Sim(clusters=2, args=["--traces", d]) as sim:  # the Bitbrains part alone is enough
+            self.assertTrue(sim.world()["traces"])
+
+    def test_command_line(self):
+        """A bad command line: exit status 2 and one line on stderr naming the
+        flag (not the usage text); --help prints the usage with 0."""
+        import subprocess
+        from simctl import sim_binary
+
+        def run(*args):
+            return subprocess.run([sim_binary()] + list(args), capture_output=True, text=True, timeout=30)
+
+        cases = [
+            (["--bogus"], "unknown option --bogus"),
+            (["-x"], "unknown option -x"),
+            (["--clusters=5"], "unknown option --clusters=5"),
+            (["positional"], 'unexpected argument "positional"'),
+            (["--clusters"], "--clusters needs a value"),
+            (["--listen", "127.0.0.1:0", "--seed"], "--seed needs a value"),
+            (["--clusters", "abc"], '--clusters: want an integer from 0 to 5000, got "abc"'),
+            (["--clusters", "-1"], '--clusters: want an integer from 0 to 5000, got "-1"'),
+            (["--clusters", "5001"], "--clusters: want an integer"),
+            (["--clusters", "3.5"], "--clusters: want an integer"),
+            (["--ec2-instances", ""], "--ec2-instances: want an integer"),
+            (["--clock-speed", "-1"], '--clock-speed: want a number from 0 to 1000000, got "-1"'),
+            (["--clock-speed", "fast"], "--clock-speed: want a number"),
+            (["--clock-speed", "nan"], "--clock-speed: want a number"),
+            (["--lambda-delay", "1e9"], "--lambda-delay: want a number from 0 to 86400"),
+            (["--seed", "x"], '--seed: want an integer >= 0, got "x"'),
+            (["--seed", "-1"], "--seed: want an integer >= 0"),
+            (["--seed", "99999999999999999999999"], "--seed: want an integer >= 0"),
+            (["--listen", "nonsense"], '--listen: want ADDR:PORT (an IP address, port 0-65535), got "nonsense"'),
+            (["--listen", "127.0.0.1:65536"], "--listen: want ADDR:PORT"),
+            (["--listen", "127.0.0.1:-1"], "--listen: want ADDR:PORT"),
+            (["--listen", "example.com:80"], "--listen: want ADDR:PORT"),
+            (["--imds-listen", "127.0.0.1"], "--imds-listen: want ADDR:PORT"),
+            (["--start-time", "yesterday"], "--start-time: want an ISO 8601 time"),
+            (["--log-level", "loud"], "--log-level: want debug, info, warn or error"),
+            (["--region", "r" * 40], "--region: want 1 to 31 characters"),
+            (["--access-key-id", ""], "--access-key-id: want 1 to 127 characters"),
+            (["--world", ""], "--world: want a non-empty value"),
+        ]
+        for args, needle in cases:
+            p = run(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertEqual(p.stdout, "", args)
+            lines = p.stderr.splitlines()
+            self.assertEqual(len(lines), 1, (args, p.stderr))
+            self.assertTrue(lines[0].startswith("frugal-sim: "), (args, p.stderr))
+            self.assertIn(needle, lines[0], args)
+        for flag in ("--help", "-h"):
+            p = run("--clusters", "3", flag)
+            self.assertEqual(p.returncode, 0, flag)
+            self.assertTrue(p.stdout.startswith("usage: frugal-sim"), flag)
+            self.assertIn("--traces DIR", p.stdout)
+            self.assertEqual(p.stderr, "")
+        # still accepted: 0 stops the clock, port 0 is any port
+        with Sim(clusters=0, args=["--clock-speed", "0", "--imds-listen", "127.0.0.1:0"]) as sim:
+            self.assertEqual(sim.clock()["speed"], 0)
+
 
 if __name__ == "__main__":
     frugaltest.run_tests()
