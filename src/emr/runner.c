@@ -1633,7 +1633,9 @@ static void finish_run(struct run *r, const fr_emr_action *a)
                     json_pack("{s:s, s:s, s:s}", "run_id", r->id, "state", fr_emr_wf_state_name(st), "reason", reason),
                     NULL);
     save(r);
-    fr_log_info("emr.run_end", "{s:s, s:s, s:s}", "run", r->id, "state", fr_emr_wf_state_name(st), "reason", reason);
+    /* a failed or conflicted run wants a human: visible at log.level=warn */
+    fr_log(st == FR_EMR_WF_FAILED || st == FR_EMR_WF_CONFLICT ? FR_LOG_WARN : FR_LOG_INFO, "emr.run_end",
+           "{s:s, s:s, s:s}", "run", r->id, "state", fr_emr_wf_state_name(st), "reason", reason);
     run_release(r);
 }
 
