@@ -554,7 +554,7 @@ static int load_nab(fr_sim_traces *tr, const char *dir, char *err, size_t errlen
     }
     closedir(d);
     /* directory order is not stable: sort for deterministic worlds */
-    if (rc == 0)
+    if (rc == 0 && nn > 1) /* qsort must not be given NULL, even for nothing */
         qsort(names, nn, sizeof(names[0]), cmp_str);
     for (size_t i = 0; rc == 0 && i < nn; i++) {
         char fp[1400], name[48];
