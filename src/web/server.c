@@ -520,9 +520,21 @@ static void handle_api(fr_web *w, fr_web_req *wr)
     fr_buf_free(&allow);
 }
 
+/* Static files and /metrics are read-only: anything but GET/HEAD is a 405. */
+static int refuse_unless_get(fr_web_req *wr)
+{
+    h2o_req_t *req = wr->req;
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
+        return 0;
+    fr_web_add_header(wr, "allow", "GET, HEAD");
+    fr_web_error(wr, 405, "method_not_allowed", "allowed: GET, HEAD");
+    return 1;
+}
+
 static void handle_metrics(fr_web *w, fr_web_req *wr)
 {
-    if (authenticate(wr, 0) != 0)
+    if (refuse_unless_get(wr) || authenticate(wr, 0) != 0)
         return;
     fr_buf b = FR_BUF_INIT;
     fr_metric_put("frugal_http_server_connections", "Open HTTP connections", "", (double)w->nconns);
@@ -534,12 +546,8 @@ static void handle_metrics(fr_web *w, fr_web_req *wr)
 static void handle_static(fr_web *w, fr_web_req *wr)
 {
     h2o_req_t *req = wr->req;
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
-        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
-        fr_web_add_header(wr, "allow", "GET, HEAD");
-        fr_web_error(wr, 405, "method_not_allowed", "allowed: GET, HEAD");
+    if (refuse_unless_get(wr))
         return;
-    }
     const fr_static_file *f = fr_static_find(w->statics, req->path_normalized.base, req->path_normalized.len);
     if (!f) {
         send_common(wr, 404, "text/plain; charset=utf-8", "not found\n", 10, 0);

@@ -339,6 +339,10 @@ class Metrics(unittest.TestCase):
                 if "frugal_loop_lag_ms" in text:
                     break
                 time.sleep(0.2)
+            # read-only: another method is refused, with the allowed ones
+            st, body, hdrs = d.api("POST", "/metrics", {})
+            self.assertEqual(st, 405)
+            self.assertEqual(hdrs.get("allow"), "GET, HEAD")
         finally:
             self.assertEqual(d.stop(), 0)
         families = {}
