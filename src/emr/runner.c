@@ -314,6 +314,15 @@ static void ev_fire(struct run *r, fr_emr_wf_event_type t, const char *detail)
     feed(r, &ev);
 }
 
+/* A side effect that failed: journaled as "<step>.failed" with the error,
+ * told in the run log ("<what> failed: ..."), and fed to the workflow. */
+static void step_failed(struct run *r, const char *step, const char *what, fr_emr_wf_event_type t, const char *m)
+{
+    fr_journal_append(r->d->journal, r->id, step, "failed", json_pack("{s:s}", "error", m), NULL, NULL);
+    log_line(r, "error", "%s failed: %s", what, m);
+    ev_fire(r, t, m);
+}
+
 static void ev_fire_version(struct run *r, fr_emr_wf_event_type t, int64_t version)
 {
     fr_emr_wf_event ev;
@@ -631,9 +640,7 @@ static void on_put(const fr_aws_result *res, void *arg)
     char m[400];
     if (res->err) {
         aws_msg(res, m, sizeof(m));
-        fr_journal_append(r->d->journal, r->id, "MODIFY", "failed", json_pack("{s:s}", "error", m), NULL, NULL);
-        log_line(r, "error", "Modifying the config failed: %s", m);
-        ev_fire(r, FR_EMR_EV_MODIFY_FAILED, m);
+        step_failed(r, "MODIFY", "Modifying the config", FR_EMR_EV_MODIFY_FAILED, m);
         return;
     }
     int64_t version = json_integer_value(json_object_get(res->json, "Version"));
@@ -1354,9 +1361,7 @@ static void on_submit(const fr_aws_result *res, void *arg)
     char m[400];
     if (res->err) {
         aws_msg(res, m, sizeof(m));
-        fr_journal_append(r->d->journal, r->id, "SUBMIT_STEPS", "failed", json_pack("{s:s}", "error", m), NULL, NULL);
-        log_line(r, "error", "Submitting the steps failed: %s", m);
-        ev_fire(r, FR_EMR_EV_STEPS_SUBMIT_FAILED, m);
+        step_failed(r, "SUBMIT_STEPS", "Submitting the steps", FR_EMR_EV_STEPS_SUBMIT_FAILED, m);
         return;
     }
     fr_crash_point("emr", "SUBMIT_STEPS.effect");
@@ -1400,9 +1405,7 @@ static void on_terminate(const fr_aws_result *res, void *arg)
         aws_msg(res, m, sizeof(m));
         r->op_ctx = NULL;
         free(c);
-        fr_journal_append(r->d->journal, r->id, "TERMINATE", "failed", json_pack("{s:s}", "error", m), NULL, NULL);
-        log_line(r, "error", "Terminating the test cluster failed: %s", m);
-        ev_fire(r, FR_EMR_EV_TERMINATE_FAILED, m);
+        step_failed(r, "TERMINATE", "Terminating the test cluster", FR_EMR_EV_TERMINATE_FAILED, m);
         return;
     }
     fr_crash_point("emr", "TERMINATE.effect");

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "frugal/err.h"
+#include "frugal/h2oconn.h"
 #include "frugal/log.h"
 #include "frugal/str.h"
 #include "frugal/time.h"
@@ -33,12 +34,6 @@ struct listener {
 struct handler {
     h2o_handler_t super;
     struct listener *l;
-};
-
-struct conn {
-    uv_tcp_t tcp; /* first: h2o's close callback gets this handle */
-    struct fr_sim_server *srv;
-    struct conn *prev, *next;
 };
 
 enum { P_LATENCY, P_SQS, P_STREAM };
@@ -75,8 +70,7 @@ struct fr_sim_server {
     uv_loop_t *loop;
     fr_sim *sim;
     struct listener api, imds;
-    struct conn *conns;
-    int nconns;
+    fr_h2o_conns conns;
     struct pending *pendings;
     int npendings;
     uv_timer_t tick;
@@ -113,7 +107,7 @@ static const char *reason_of(int status)
 
 static void maybe_closed(struct fr_sim_server *s)
 {
-    if (s->closing && !s->close_reported && s->nconns == 0 && !s->api.open && !s->imds.open && !s->tick_open &&
+    if (s->closing && !s->close_reported && s->conns.n == 0 && !s->api.open && !s->imds.open && !s->tick_open &&
         s->npendings == 0) {
         s->close_reported = true;
         if (s->done)
@@ -537,49 +531,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- connections and listeners ---- */
 
-static void on_conn_closed(uv_handle_t *h)
+static void on_conn_closed(void *arg)
 {
-    struct conn *c = (struct conn *)h;
-    struct fr_sim_server *s = c->srv;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    free(c);
-    s->nconns--;
-    maybe_closed(s);
-}
-
-static void on_raw_closed(uv_handle_t *h)
-{
-    free(h);
+    maybe_closed(arg);
 }
 
 static void on_accept(uv_stream_t *listener, int status)
 {
     struct listener *l = listener->data;
-    struct fr_sim_server *s = l->srv;
-    if (status != 0)
-        return;
-    struct conn *c = calloc(1, sizeof(*c));
-    if (!c)
-        return;
-    uv_tcp_init(s->loop, &c->tcp);
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0 || s->closing) {
-        uv_close((uv_handle_t *)&c->tcp, on_raw_closed);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    c->srv = s;
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
-    s->nconns++;
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
-    h2o_accept(&l->accept, sock);
+    if (status == 0)
+        fr_h2o_conns_accept(&l->srv->conns, listener, &l->accept, l->srv->closing);
 }
 
 static void on_listener_closed(uv_handle_t *h)
@@ -652,6 +613,8 @@ int fr_sim_server_new(fr_sim_server **out, uv_loop_t *loop, const char *listen, 
     if (!s)
         return -ENOMEM;
     s->loop = loop;
+    s->conns.on_closed = on_conn_closed;
+    s->conns.arg = s;
     int rc = bind_listener(s, &s->api, listen, false, err, errlen);
     if (rc == 0 && imds_listen && *imds_listen)
         rc = bind_listener(s, &s->imds, imds_listen, true, err, errlen);
@@ -726,13 +689,7 @@ void fr_sim_server_close(fr_sim_server *s, void (*done)(void *), void *arg)
             stream_next(p);
         }
     }
-    /* shutting the sockets makes h2o see EOF and close each connection
-     * through its own path */
-    for (struct conn *c = s->conns; c; c = c->next) {
-        uv_os_fd_t fd;
-        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
-            shutdown(fd, SHUT_RDWR);
-    }
+    fr_h2o_conns_shutdown(&s->conns);
     maybe_closed(s);
 }
 

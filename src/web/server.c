@@ -11,6 +11,7 @@
 
 #include "frugal/auth.h"
 #include "frugal/err.h"
+#include "frugal/h2oconn.h"
 #include "frugal/log.h"
 #include "frugal/metrics.h"
 #include "frugal/rand.h"
@@ -18,12 +19,6 @@
 #include "frugal/time.h"
 #include "frugal/web.h"
 #include "internal.h"
-
-struct conn {
-    uv_tcp_t tcp; /* first: h2o's close callback gets this handle */
-    fr_web *w;
-    struct conn *prev, *next;
-};
 
 struct handler {
     h2o_handler_t super;
@@ -43,8 +38,7 @@ struct fr_web {
     uv_tcp_t listener;
     int listening;
     int listener_open;
-    struct conn *conns;
-    int nconns;
+    fr_h2o_conns conns;
     fr_route *routes;
     size_t nroutes;
     fr_auth auth;
@@ -537,7 +531,7 @@ static void handle_metrics(fr_web *w, fr_web_req *wr)
     if (refuse_unless_get(wr) || authenticate(wr, 0) != 0)
         return;
     fr_buf b = FR_BUF_INIT;
-    fr_metric_put("frugal_http_server_connections", "Open HTTP connections", "", (double)w->nconns);
+    fr_metric_put("frugal_http_server_connections", "Open HTTP connections", "", (double)w->conns.n);
     fr_metrics_render(&b);
     fr_web_send(wr, 200, "text/plain; version=0.0.4", fr_buf_cstr(&b), b.len);
     fr_buf_free(&b);
@@ -595,31 +589,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 static void maybe_closed(fr_web *w)
 {
-    if (w->closing && !w->close_reported && w->nconns == 0 && !w->listener_open) {
+    if (w->closing && !w->close_reported && w->conns.n == 0 && !w->listener_open) {
         w->close_reported = 1;
         if (w->close_done)
             w->close_done(w->close_arg);
     }
 }
 
-static void on_conn_closed(uv_handle_t *h)
+static void on_conn_closed(void *arg)
 {
-    struct conn *c = (struct conn *)h;
-    fr_web *w = c->w;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    free(c);
-    w->nconns--;
-    maybe_closed(w);
-}
-
-static void on_raw_closed(uv_handle_t *h)
-{
-    free(h);
+    maybe_closed(arg);
 }
 
 static void on_accept(uv_stream_t *listener, int status)
@@ -627,28 +606,9 @@ static void on_accept(uv_stream_t *listener, int status)
     fr_web *w = listener->data;
     if (status != 0)
         return;
-    struct conn *c = calloc(1, sizeof(*c));
-    if (!c)
-        return;
-    uv_tcp_init(w->loop, &c->tcp);
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-        uv_close((uv_handle_t *)&c->tcp, on_raw_closed);
-        return;
-    }
-    if (w->closing || w->nconns >= w->max_connections) {
-        uv_close((uv_handle_t *)&c->tcp, on_raw_closed);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    c->w = w;
-    c->next = w->conns;
-    if (w->conns)
-        w->conns->prev = c;
-    w->conns = c;
-    w->nconns++;
-    w->stats.connections++;
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_closed);
-    h2o_accept(&w->accept_ctx, sock);
+    if (fr_h2o_conns_accept(&w->conns, listener, &w->accept_ctx,
+                            w->closing || w->conns.n >= w->max_connections) == 0)
+        w->stats.connections++;
 }
 
 static void on_listener_closed(uv_handle_t *h)
@@ -665,6 +625,8 @@ int fr_web_new(fr_web **out, uv_loop_t *loop, const fr_web_config *cfg)
     if (!w)
         return -ENOMEM;
     w->loop = loop;
+    w->conns.on_closed = on_conn_closed;
+    w->conns.arg = w;
     w->listen = fr_strdup(cfg->listen ? cfg->listen : "127.0.0.1:8787");
     w->max_body = cfg->max_body ? cfg->max_body : (1u << 20);
     w->max_connections = cfg->max_connections > 0 ? cfg->max_connections : 4096;
@@ -807,13 +769,7 @@ void fr_web_close(fr_web *w, void (*done)(void *), void *arg)
             a->wr->async = NULL;
             a->wr = NULL;
         }
-    /* Shutting the sockets down makes h2o see EOF and close each connection
-     * through its own path (idle keep-alive, half-read requests alike). */
-    for (struct conn *c = w->conns; c; c = c->next) {
-        uv_os_fd_t fd;
-        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
-            shutdown(fd, SHUT_RDWR);
-    }
+    fr_h2o_conns_shutdown(&w->conns);
     maybe_closed(w);
 }
 
@@ -851,5 +807,5 @@ void fr_web_stats_get(const fr_web *w, fr_web_stats *st)
 
 int fr_web_connections(const fr_web *w)
 {
-    return w->nconns;
+    return w->conns.n;
 }
