@@ -27,5 +27,9 @@ const char *fr_buf_cstr(const fr_buf *b);
 /* Hands the allocation to the caller (NUL-terminated) and resets b. */
 char *fr_buf_steal(fr_buf *b);
 void fr_buf_consume(fr_buf *b, size_t n);
+/* Appends the whole file at path to b: 0, or -errno (-EISDIR for a
+ * directory, -EFBIG past max bytes, -ENOMEM). A blocking read: for local
+ * files read at start-up or now and then (configs, tokens, data files). */
+int fr_buf_read_file(fr_buf *b, const char *path, size_t max);
 
 #endif

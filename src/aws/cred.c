@@ -127,40 +127,11 @@ static char *expand_home(const char *path, const char *home)
     return fr_buf_steal(&b);
 }
 
-/* Small files only (credentials, tokens); reading them at start or on a
- * refresh is a bounded, local read. */
-static int read_small_file(const char *path, fr_buf *out)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = 0;
-    char tmp[4096];
-    for (;;) {
-        ssize_t n = read(fd, tmp, sizeof(tmp));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        if (out->len + (size_t)n > MAX_FILE) {
-            rc = -EFBIG;
-            break;
-        }
-        fr_buf_append(out, tmp, (size_t)n);
-    }
-    close(fd);
-    return rc;
-}
-
 static int load_ini(const char *path, bool explicit_path, fr_aws_ini **out, char *err, size_t errlen)
 {
     *out = NULL;
     fr_buf b = FR_BUF_INIT;
-    int rc = read_small_file(path, &b);
+    int rc = fr_buf_read_file(&b, path, MAX_FILE);
     if (rc == -ENOENT && !explicit_path) {
         fr_buf_free(&b);
         return 0;
@@ -912,7 +883,7 @@ static int start_sts(fr_cred_provider *p, char *msg, size_t mlen)
         return FR_ECRED;
     }
     fr_buf tok = FR_BUF_INIT;
-    int rc = read_small_file(p->wi_token_file, &tok);
+    int rc = fr_buf_read_file(&tok, p->wi_token_file, MAX_FILE);
     if (rc || tok.len == 0) {
         snprintf(msg, mlen, "web identity token file %s: %s", p->wi_token_file, rc ? fr_strerror(rc) : "empty");
         fr_buf_free(&tok);
@@ -992,7 +963,7 @@ static int start_container(fr_cred_provider *p, char *msg, size_t mlen)
     fr_strlcpy(p->url, p->ct_url, sizeof(p->url));
     if (p->ct_token_file) {
         fr_buf tok = FR_BUF_INIT;
-        int rc = read_small_file(p->ct_token_file, &tok);
+        int rc = fr_buf_read_file(&tok, p->ct_token_file, MAX_FILE);
         if (rc || tok.len == 0) {
             snprintf(msg, mlen, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s", p->ct_token_file,
                      rc ? fr_strerror(rc) : "empty");

@@ -1,8 +1,10 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "frugal/buf.h"
 
@@ -114,4 +116,35 @@ void fr_buf_consume(fr_buf *b, size_t n)
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
     b->data[b->len] = '\0';
+}
+
+int fr_buf_read_file(fr_buf *b, const char *path, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t start = b->len;
+    int rc = 0;
+    char chunk[65536];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno; /* a directory opens, then fails to read: EISDIR */
+            break;
+        }
+        if (n == 0)
+            break;
+        if (b->len - start + (size_t)n > max) {
+            rc = -EFBIG;
+            break;
+        }
+        if (fr_buf_append(b, chunk, (size_t)n) != 0) {
+            rc = -ENOMEM;
+            break;
+        }
+    }
+    close(fd);
+    return rc;
 }

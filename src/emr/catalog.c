@@ -364,7 +364,7 @@ done:
 int fr_emr_catalog_load(const char *path, fr_emr_catalog **out, char *err, size_t errlen)
 {
     fr_buf b = FR_BUF_INIT;
-    int rc = fr_emr_read_file(path, 16u << 20, &b);
+    int rc = fr_buf_read_file(&b, path, 16u << 20);
     if (rc) {
         if (err && errlen)
             snprintf(err, errlen, "%s: %s", path, fr_strerror(rc));

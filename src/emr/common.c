@@ -119,30 +119,6 @@ fr_emr_profile fr_emr_profile_of(double cpu, double mem, bool has_mem, double ra
 
 /* ---- internal helpers ---- */
 
-int fr_emr_read_file(const char *path, size_t max, fr_buf *b)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -errno;
-    char chunk[65536];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (b->len + n > max) {
-            rc = -EFBIG;
-            break;
-        }
-        if (fr_buf_append(b, chunk, n) != 0) {
-            rc = -ENOMEM;
-            break;
-        }
-    }
-    if (!rc && ferror(f))
-        rc = -EIO;
-    fclose(f);
-    return rc;
-}
-
 json_t *fr_emr_json_num(double v, int digits)
 {
     if (!isfinite(v))

@@ -10,7 +10,6 @@
 #include "frugal/buf.h"
 
 /* Reads a whole file (at most max bytes, else -EFBIG) into b. */
-int fr_emr_read_file(const char *path, size_t max, fr_buf *b);
 /* Lower-case letters, digits, '-' around exactly one '.'. */
 bool fr_emr_type_name_valid(const char *s);
 /* A JSON number rounded to `digits` decimals; null for NaN. */

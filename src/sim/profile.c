@@ -458,28 +458,6 @@ int fr_sim_traces_parse_bitbrains(fr_sim_traces *tr, const char *text, size_t le
     return 0;
 }
 
-static int read_file(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -errno;
-    fr_buf b = FR_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fr_buf_append(&b, chunk, n);
-    /* a directory opens, then fails to read */
-    int rc = ferror(f) ? -(errno ? errno : EIO) : 0;
-    fclose(f);
-    if (rc) {
-        fr_buf_free(&b);
-        return rc;
-    }
-    *len = b.len;
-    *out = fr_buf_steal(&b);
-    return 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -493,7 +471,7 @@ static int load_file(fr_sim_traces *tr, const char *path, const char *nab_name, 
 {
     char *text;
     size_t len;
-    int rc = read_file(path, &text, &len);
+    int rc = fr_sim_read_file(path, &text, &len);
     if (rc != 0) {
         snprintf(err, errlen, "traces %s: cannot read: %s", path, fr_strerror(rc));
         return rc;

@@ -33,23 +33,6 @@ int64_t fr_sim_now(const fr_sim *s, uint64_t mono_ms)
     return fr_sim_clock_now(&s->clock, mono_ms);
 }
 
-static int read_file(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -errno;
-    fr_buf b = FR_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fr_buf_append(&b, chunk, n);
-    int rc = ferror(f) ? -EIO : 0;
-    fclose(f);
-    *len = b.len;
-    *out = fr_buf_steal(&b);
-    return rc;
-}
-
 /* ---- glue between services ---- */
 
 /* CloudWatch asks for an instance's series: EMR nodes, then EC2. */
@@ -278,7 +261,7 @@ static int make_world(fr_sim *s, char *err, size_t errlen)
     if (s->o.world_file) {
         char *text;
         size_t len;
-        int rc = read_file(s->o.world_file, &text, &len);
+        int rc = fr_sim_read_file(s->o.world_file, &text, &len);
         if (rc) {
             snprintf(err, errlen, "cannot read world %s: %s", s->o.world_file, fr_strerror(rc));
             return rc;
@@ -308,7 +291,7 @@ static int apply_faults_opt(fr_sim *s, int64_t real_ms, char *err, size_t errlen
     if (s->o.faults[0] == '@') {
         char *text;
         size_t len;
-        if (read_file(s->o.faults + 1, &text, &len) != 0) {
+        if (fr_sim_read_file(s->o.faults + 1, &text, &len) != 0) {
             snprintf(err, errlen, "cannot read faults file %s", s->o.faults + 1);
             return FR_ECONFIG;
         }
@@ -351,7 +334,7 @@ int fr_sim_new(fr_sim **out, const fr_sim_opts *o, const char *endpoint, uint64_
         char *text;
         size_t len;
         int bad_line = 0;
-        if ((rc = read_file(o->catalog_file, &text, &len)) == 0) {
+        if ((rc = fr_sim_read_file(o->catalog_file, &text, &len)) == 0) {
             rc = fr_sim_catalog_parse_csv(&s->cat, text, len, &bad_line);
             free(text);
         }
@@ -380,7 +363,7 @@ int fr_sim_new(fr_sim **out, const fr_sim_opts *o, const char *endpoint, uint64_
         return rc;
     }
     if (o->prices_file) {
-        if ((rc = read_file(o->prices_file, &s->prices_text, &s->prices_len)) != 0) {
+        if ((rc = fr_sim_read_file(o->prices_file, &s->prices_text, &s->prices_len)) != 0) {
             snprintf(err, errlen, "cannot read prices %s: %s", o->prices_file, fr_strerror(rc));
             fr_sim_free(s);
             return rc;
@@ -398,7 +381,7 @@ int fr_sim_new(fr_sim **out, const fr_sim_opts *o, const char *endpoint, uint64_
         size_t len;
         json_t *j = NULL;
         json_error_t je;
-        int rrc = read_file(o->chat_script, &text, &len);
+        int rrc = fr_sim_read_file(o->chat_script, &text, &len);
         if (rrc == 0) {
             j = json_loadb(text, len, 0, &je);
             free(text);

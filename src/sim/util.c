@@ -608,3 +608,18 @@ void fr_sim_md5_hex(const void *data, size_t len, char *out)
     }
     fr_hex_encode(out, d, sizeof(d));
 }
+
+int fr_sim_read_file(const char *path, char **out, size_t *len)
+{
+    fr_buf b = FR_BUF_INIT;
+    int rc = fr_buf_read_file(&b, path, (size_t)1 << 30);
+    if (rc) {
+        fr_buf_free(&b);
+        *out = NULL;
+        *len = 0;
+        return rc;
+    }
+    *len = b.len;
+    *out = fr_buf_steal(&b);
+    return 0;
+}

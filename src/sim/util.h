@@ -25,6 +25,10 @@ uint64_t fr_sim_hash_str(uint64_t seed, const char *s);
 /* Uniform in [0, 1) from a 64-bit hash. */
 double fr_sim_unit(uint64_t h);
 
+/* The whole file (NUL-terminated, *out to free) or -errno with *out NULL:
+ * world, faults, catalog, prices, chat script and trace files. */
+int fr_sim_read_file(const char *path, char **out, size_t *len);
+
 void fr_sim_rng_init(fr_sim_rng *r, uint64_t seed);
 uint64_t fr_sim_rng_next(fr_sim_rng *r);
 double fr_sim_rng_unit(fr_sim_rng *r);

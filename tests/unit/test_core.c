@@ -6,10 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include <errno.h>
+
 #include "frugal/auth.h"
+#include "frugal/buf.h"
 #include "frugal/call.h"
 #include "frugal/config.h"
 #include "frugal/err.h"
@@ -471,9 +475,37 @@ static void test_config_documented(void **state)
     assert_int_equal(missing, 0);
 }
 
+/* The one file reader: content appended, and each failure its own code. */
+static void test_buf_read_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/frugal-readfile-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/f", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("hello\nworld", f);
+    fclose(f);
+    fr_buf b = FR_BUF_INIT;
+    fr_buf_puts(&b, ">");
+    assert_int_equal(fr_buf_read_file(&b, path, 11), 0); /* exactly max fits */
+    assert_string_equal(fr_buf_cstr(&b), ">hello\nworld");
+    fr_buf_reset(&b);
+    assert_int_equal(fr_buf_read_file(&b, path, 10), -EFBIG);
+    assert_int_equal(fr_buf_read_file(&b, dir, 100), -EISDIR);
+    snprintf(path, sizeof(path), "%s/missing", dir);
+    assert_int_equal(fr_buf_read_file(&b, path, 100), -ENOENT);
+    fr_buf_free(&b);
+    snprintf(path, sizeof(path), "%s/f", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_read_file),
         cmocka_unit_test(test_parse_numbers), cmocka_unit_test(test_uri),      cmocka_unit_test(test_hostport),
         cmocka_unit_test(test_time),          cmocka_unit_test(test_backoff),  cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_classify),      cmocka_unit_test(test_quota),    cmocka_unit_test(test_tbucket),
