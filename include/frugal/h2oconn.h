@@ -1,6 +1,7 @@
 /* The open connections of an h2o server on libuv: accepted onto the loop,
- * counted, and shut down together when the server closes. frugald's web
- * server and frugal-sim both serve through it. Loop glue. */
+ * counted, and shut down together when the server closes; and the reason
+ * phrase of a status. frugald's web server and frugal-sim both serve
+ * through it. Loop glue. */
 #ifndef FRUGAL_H2OCONN_H
 #define FRUGAL_H2OCONN_H
 
@@ -26,5 +27,8 @@ int fr_h2o_conns_accept(fr_h2o_conns *cs, uv_stream_t *listener, h2o_accept_ctx_
 /* Shuts every socket down: h2o sees EOF and closes each connection through
  * its own path (idle keep-alive and half-read requests alike). */
 void fr_h2o_conns_shutdown(fr_h2o_conns *cs);
+
+/* "Not Found" for 404, ...; "Status" for a code it does not know. */
+const char *fr_h2o_reason(int status);
 
 #endif

@@ -130,6 +130,21 @@ static void update_line(struct run *r, int n, const char *fmt, ...)
     save(r);
 }
 
+/* The run's live line: written the first time, then rewritten in place. */
+static void live_line(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void live_line(struct run *r, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (r->wait_line < 0)
+        r->wait_line = log_line(r, "info", "%s", msg);
+    else
+        update_line(r, r->wait_line, "%s", msg);
+}
+
 /* How the event that ends a step went, for the step's own state: a run
  * that ends FAILED after a clean termination still terminated cleanly. */
 static const char *step_result(fr_emr_wf_event_type t)
@@ -1008,10 +1023,7 @@ static void on_find_describe(const fr_aws_result *res, void *arg)
         feed(r, &ev);
         return;
     }
-    if (r->wait_line < 0)
-        r->wait_line = log_line(r, "info", "Waiting for cluster ready...");
-    else
-        update_line(r, r->wait_line, "Waiting for cluster ready...");
+    live_line(r, "Waiting for cluster ready...");
     poll_schedule(r);
 }
 
@@ -1045,19 +1057,13 @@ static void on_find_list(const fr_aws_result *res, void *arg)
         }
     }
     if (!best) {
-        if (r->wait_line < 0)
-            r->wait_line = log_line(r, "info", "Waiting for the Lambda to create the cluster...");
-        else
-            update_line(r, r->wait_line, "Waiting for the Lambda to create the cluster...");
+        live_line(r, "Waiting for the Lambda to create the cluster...");
         poll_schedule(r);
         return;
     }
     fr_strlcpy(r->test_id, best, sizeof(r->test_id));
     json_object_set_new(r->rec, "test_cluster_id", json_string(best));
-    if (r->wait_line >= 0)
-        update_line(r, r->wait_line, "Cluster %s created", best);
-    else
-        log_line(r, "info", "Cluster %s created", best);
+    live_line(r, "Cluster %s created", best);
     r->wait_line = -1;
     ev_fire_cluster(r, FR_EMR_EV_CLUSTER_FOUND, best);
     poll_schedule(r);
@@ -1102,10 +1108,7 @@ static void on_steps_poll(const fr_aws_result *res, void *arg)
         }
         json_array_append_new(r->step_res, res_k);
     }
-    if (r->wait_line < 0)
-        r->wait_line = log_line(r, "info", "Running steps: %zu of %zu finished", done + failed, n);
-    else
-        update_line(r, r->wait_line, "Running steps: %zu of %zu finished", done + failed, n);
+    live_line(r, "Running steps: %zu of %zu finished", done + failed, n);
     if (done + failed == n) {
         r->wait_line = -1;
         poll_stop(r);

@@ -81,30 +81,6 @@ struct fr_sim_server {
     void *done_arg;
 };
 
-static const char *reason_of(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
-    }
-}
-
 static void maybe_closed(struct fr_sim_server *s)
 {
     if (s->closing && !s->close_reported && s->conns.n == 0 && !s->api.open && !s->imds.open && !s->tick_open &&
@@ -142,7 +118,7 @@ static void send_now(h2o_req_t *req, const fr_sim_resp *r, bool malformed)
 {
     static h2o_generator_t gen = {NULL, NULL};
     req->res.status = r->status ? r->status : 500;
-    req->res.reason = reason_of(req->res.status);
+    req->res.reason = fr_h2o_reason(req->res.status);
     add_headers(req, r);
     size_t len = body_len(r, malformed);
     bool head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
@@ -311,7 +287,7 @@ static void stream_start(struct pending *p, bool malformed, uint64_t total_ms, u
     p->gen.proceed = on_proceed;
     p->gen.stop = on_stop;
     req->res.status = p->resp.status;
-    req->res.reason = reason_of(p->resp.status);
+    req->res.reason = fr_h2o_reason(p->resp.status);
     add_headers(req, &p->resp);
     req->res.content_length = p->resp.sse ? SIZE_MAX : p->len;
     p->started = true;
